@@ -1,0 +1,8 @@
+"""Allow ``python -m dalleserver``."""
+
+import sys
+
+from dalleserver.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

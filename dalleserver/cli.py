@@ -1,0 +1,256 @@
+"""Command line: ``dalleserver [serve|generate|prompts|series|check] ...`` (CONTRACT §1)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from dalleserver import __version__
+from dalleserver.address import AddressError, normalize_address
+from dalleserver.config import Config, ConfigError, load_config
+from dalleserver.dress import Catalog, DatabaseError, SeriesError
+from dalleserver.dress.databases import ALL_DATABASES
+
+PROG = "dalleserver"
+COMMANDS = ("serve", "generate", "prompts", "series", "check")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", metavar="PATH", help="data directory (TB_DALLE_DATA_DIR)")
+    parser.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Deterministic, annotated AI art for Ethereum addresses.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run the HTTP server (the default command)")
+    _add_common(serve)
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", help="listen port, 0 picks a free one (default 8080)")
+    serve.add_argument("--lock-ttl", help="lock lifetime of a crashed generation (default 5m)")
+    serve.add_argument("--workers", help="generations running at once (default 2)")
+    serve.add_argument("--queue-size", help="generations waiting (default 64)")
+    serve.add_argument("--image-backend", help="auto, openai, local or none (default auto)")
+    serve.add_argument("--admin-token", help="bearer token for destructive requests")
+    serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
+    serve.add_argument("--log-format", help="text or json (default text)")
+
+    generate = sub.add_parser("generate", help="run one generation in-process")
+    _add_common(generate)
+    generate.add_argument("series")
+    generate.add_argument("address")
+    generate.add_argument("--force", action="store_true", help="regenerate an existing image")
+    generate.add_argument("--json", action="store_true", help="print the progress snapshot")
+    generate.add_argument("--image-backend", help="auto, openai, local or none")
+
+    prompts = sub.add_parser("prompts", help="print the prompts of an address; writes nothing")
+    _add_common(prompts)
+    prompts.add_argument("series")
+    prompts.add_argument("address")
+    prompts.add_argument("--json", action="store_true", help="print JSON")
+
+    series = sub.add_parser("series", help="list the series with their filters")
+    _add_common(series)
+    series.add_argument("--json", action="store_true", help="print JSON")
+
+    check = sub.add_parser("check", help="validate configuration, data dir, databases, series")
+    _add_common(check)
+    return parser
+
+
+_FLAG_ATTRS = (
+    "host", "port", "data_dir", "lock_ttl", "workers", "queue_size", "image_backend",
+    "admin_token", "log_level", "log_format",
+)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    flags = {attr: getattr(args, attr, None) for attr in _FLAG_ATTRS}
+    return load_config(flags, env_file=getattr(args, "env_file", None))
+
+
+def _open_catalog(config: Config) -> Catalog:
+    catalog = Catalog(config.data_dir)
+    for path, reason in catalog.series.errors:
+        print(f"{PROG}: warning: skipped series file {path}: {reason}", file=sys.stderr)
+    return catalog
+
+
+def _dress_or_usage(catalog: Catalog, series: str, address: str):
+    try:
+        normalized = normalize_address(address)
+    except AddressError as exc:
+        raise UsageError(f"invalid address: {exc}") from None
+    try:
+        view = catalog.view(series)
+    except SeriesError as exc:
+        raise UsageError(f"{exc} (run '{PROG} series' to list them)") from None
+    return view.dress(normalized)
+
+
+def cmd_prompts(args: argparse.Namespace, config: Config) -> int:
+    catalog = _open_catalog(config)
+    dress = _dress_or_usage(catalog, args.series, args.address)
+    if args.json:
+        out = {
+            "series": dress.series,
+            "address": dress.original,
+            "title": dress.title_prompt,
+            "terse": dress.terse_prompt,
+            "data": dress.data_prompt,
+            "prompt": dress.prompt,
+            "author": dress.author_prompt,
+            "technical": dress.technical_prompt,
+            "attributes": [a.to_json_dict() for a in dress.attributes],
+        }
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    width = max(len(a.name) for a in dress.attributes)
+    print(f"Series:  {dress.series}")
+    print(f"Address: {dress.original}")
+    print(f"Title:   {dress.title_prompt}")
+    print(f"Terse:   {dress.terse_prompt}")
+    print("\nPrompt:\n" + dress.prompt)
+    print("\nData:\n" + dress.data_prompt)
+    print("\nAttributes:")
+    for a in dress.attributes:
+        where = f"{a.database} row {a.selector} of {a.count}" if a.count else a.database
+        print(f"  {a.name:<{width}}  {a.value.split(',', 1)[0]:<32}  {where}")
+    return EXIT_OK
+
+
+def cmd_series(args: argparse.Namespace, config: Config) -> int:
+    catalog = _open_catalog(config)
+    everything = catalog.series.all(include_hidden=True)
+    if args.json:
+        items = [s.to_json_dict() for s in everything]
+        print(json.dumps({"series": items, "count": len(items)}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    width = max(len(s.suffix) for s in everything)
+    for s in everything:
+        filters = ", ".join(f"{db}: {' | '.join(v)}" for db, v in s.active_filters.items())
+        flags = s.source + (", hidden" if s.deleted else "")
+        print(f"{s.suffix:<{width}}  [{flags}]  {filters or 'no filters'}")
+        if s.purpose:
+            print(f"{'':<{width}}  {s.purpose}")
+    return EXIT_OK
+
+
+def _check_writable(directory: Path) -> str | None:
+    """Create the folder if needed and prove a file can be written; None when fine."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".write_test.{os.getpid()}"
+        with open(probe, "wb") as handle:
+            handle.write(b"ok")
+            handle.flush()
+            os.fsync(handle.fileno())
+        probe.unlink()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    problems = 0
+
+    def report(ok: bool, what: str, detail: str) -> None:
+        nonlocal problems
+        problems += 0 if ok else 1
+        print(f"{'ok  ' if ok else 'FAIL'}  {what}: {detail}")
+
+    report(True, "configuration", f"image backend {config.image_backend}, "
+           f"listen {config.host}:{config.port}, workers {config.workers}")
+    failure = _check_writable(config.data_dir)
+    report(failure is None, "data dir", f"{config.data_dir}" + (f" ({failure})" if failure else
+                                                                " is writable"))
+    try:
+        catalog = Catalog(config.data_dir)
+    except (DatabaseError, SeriesError) as exc:
+        report(False, "databases", str(exc))
+        return EXIT_FAILED
+    for name in ALL_DATABASES:
+        db = catalog.databases[name]
+        report(True, f"database {name}", f"{len(db.records)} rows ({db.source})")
+    unresolved = catalog.unresolved_nouns()
+    report(not unresolved, "noun taxonomy",
+           "every noun resolves" if not unresolved else
+           f"{len(unresolved)} nouns do not resolve, e.g. {', '.join(unresolved[:3])}")
+    for path, reason in catalog.series.errors:
+        report(False, "series file", f"{path}: {reason}")
+    report(True, "series", f"{len(catalog.series.names(include_hidden=True))} usable")
+    print("everything is usable" if not problems else f"{problems} problem(s) found")
+    return EXIT_OK if not problems else EXIT_FAILED
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    failure = _check_writable(config.data_dir)
+    if failure:
+        raise UsageError(f"data dir {config.data_dir} is not writable: {failure}")
+    catalog = _open_catalog(config)
+    print(f"{PROG} {__version__}", file=sys.stderr)
+    print(f"data dir: {config.data_dir}", file=sys.stderr)
+    print(f"image backend: {config.image_backend}", file=sys.stderr)
+    counts = ", ".join(f"{n} {len(catalog.databases[n].records)}" for n in ALL_DATABASES)
+    print(f"databases: {counts}", file=sys.stderr)
+    print(f"series: {len(catalog.series.names(include_hidden=True))}", file=sys.stderr)
+    print(
+        "the HTTP server is not part of this build yet; use 'dalleserver prompts' meanwhile",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace, config: Config) -> int:
+    raise UsageError("'generate' is not part of this build yet; use 'dalleserver prompts'")
+
+
+HANDLERS: dict[str, Any] = {
+    "serve": cmd_serve,
+    "generate": cmd_generate,
+    "prompts": cmd_prompts,
+    "series": cmd_series,
+    "check": cmd_check,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "serve")
+    try:
+        args = build_parser().parse_args(argv)
+        config = config_from_args(args)
+        return HANDLERS[args.command](args, config)
+    except (UsageError, ConfigError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (DatabaseError, SeriesError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

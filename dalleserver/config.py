@@ -1,0 +1,314 @@
+"""One frozen Config, built once from flags > environment > .env file > defaults (CONTRACT §2)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from dalleserver.durations import ACCEPTED_FORM as DURATION_FORM
+from dalleserver.durations import parse_duration
+
+IMAGE_BACKENDS = ("auto", "openai", "local", "none")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(Exception):
+    """An invalid configuration value; the message names the flag or variable and the form."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    attr: str
+    env: str | None
+    flag: str | None
+    default: Any
+    parse: Callable[[str], Any]
+    form: str
+
+
+def _parse_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text.strip(), 10)
+        if not low <= value <= high:
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+def _parse_positive_duration(text: str) -> float:
+    value = parse_duration(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _parse_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+def _parse_url(text: str) -> str:
+    value = text.strip()
+    if not (value.startswith("http://") or value.startswith("https://")) or len(value) < 10:
+        raise ValueError(text)
+    return value.rstrip("/")
+
+
+def _parse_text(text: str) -> str:
+    return text.strip()
+
+
+def _parse_float(text: str) -> float:
+    return float(text.strip())
+
+
+def _parse_host(text: str) -> str:
+    value = text.strip()
+    if not value or any(ch.isspace() for ch in value) or "/" in value:
+        raise ValueError(text)
+    return value
+
+
+def _parse_proxies(text: str) -> tuple[str, ...]:
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    for item in items:
+        ipaddress.ip_network(item, strict=False)
+    return tuple(items)
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/trueblocks/dalle``, else ``~/.local/share/trueblocks/dalle``."""
+    xdg = environ.get("XDG_DATA_HOME", "").strip()
+    if xdg:
+        return Path(xdg).expanduser() / "trueblocks" / "dalle"
+    home = environ.get("HOME", "").strip() or os.path.expanduser("~")
+    return Path(home) / ".local" / "share" / "trueblocks" / "dalle"
+
+
+def _parse_path(text: str) -> Path:
+    value = text.strip()
+    if not value or "\x00" in value:
+        raise ValueError(text)
+    return Path(os.path.abspath(os.path.expanduser(value)))
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "TB_DALLE_HOST", "--host", "127.0.0.1", _parse_host,
+            "a host name or IP address such as 127.0.0.1 or 0.0.0.0"),
+    Setting("port", "TB_DALLE_PORT", "--port", 8080, _parse_int(0, 65535),
+            "an integer port between 0 and 65535"),
+    Setting("data_dir", "TB_DALLE_DATA_DIR", "--data-dir", None, _parse_path, "a directory path"),
+    Setting("lock_ttl", "TB_DALLE_LOCK_TTL", "--lock-ttl", 300.0, _parse_positive_duration,
+            "a positive " + DURATION_FORM),
+    Setting("workers", "TB_DALLE_WORKERS", "--workers", 2, _parse_int(1, 64),
+            "an integer between 1 and 64"),
+    Setting("queue_size", "TB_DALLE_QUEUE_SIZE", "--queue-size", 64, _parse_int(1, 100_000),
+            "an integer between 1 and 100000"),
+    Setting("image_backend", "TB_DALLE_IMAGE_BACKEND", "--image-backend", "auto",
+            _parse_choice(IMAGE_BACKENDS), "one of " + ", ".join(IMAGE_BACKENDS)),
+    Setting("skip_image", "TB_DALLE_SKIP_IMAGE", None, False, _parse_bool, "1 or 0"),
+    Setting("no_enhance", "TB_DALLE_NO_ENHANCE", None, False, _parse_bool, "1 or 0"),
+    Setting("openai_api_key", "OPENAI_API_KEY", None, "", _parse_text, "an API key"),
+    Setting("openai_base_url", "OPENAI_BASE_URL", None, "https://api.openai.com/v1", _parse_url,
+            "an http:// or https:// URL"),
+    Setting("enhancement_url", "TB_DALLE_ENHANCEMENT_URL", None, "", _parse_url,
+            "an http:// or https:// URL"),
+    Setting("image_url", "TB_DALLE_IMAGE_URL", None, "", _parse_url,
+            "an http:// or https:// URL"),
+    Setting("enhancement_model", "TB_DALLE_ENHANCEMENT_MODEL", None, "gpt-5.5", _parse_text,
+            "a model name"),
+    Setting("enhancement_timeout", "TB_DALLE_ENHANCEMENT_TIMEOUT", None, 60.0,
+            _parse_positive_duration, "a positive " + DURATION_FORM),
+    Setting("enhancement_seed", "TB_DALLE_ENHANCEMENT_SEED", None, 1337,
+            _parse_int(-(2**63), 2**63 - 1), "an integer"),
+    Setting("enhancement_temperature", "TB_DALLE_ENHANCEMENT_TEMPERATURE", None, 0.2,
+            _parse_float, "a number such as 0.2"),
+    Setting("image_model", "TB_DALLE_IMAGE_MODEL", None, "gpt-image-2", _parse_text,
+            "a model name"),
+    Setting("image_quality", "TB_DALLE_IMAGE_QUALITY", None, "hd", _parse_text,
+            "a quality such as hd or standard"),
+    Setting("image_style", "TB_DALLE_IMAGE_STYLE", None, "", _parse_text,
+            "a style such as vivid or natural"),
+    Setting("image_timeout", "TB_DALLE_IMAGE_TIMEOUT", None, 300.0, _parse_positive_duration,
+            "a positive " + DURATION_FORM),
+    Setting("admin_token", "TB_DALLE_ADMIN_TOKEN", "--admin-token", "", _parse_text, "a token"),
+    Setting("trusted_proxies", "TB_DALLE_TRUSTED_PROXIES", None, (), _parse_proxies,
+            "a comma-separated list of IP addresses or CIDR networks"),
+    Setting("rate_limit", "TB_DALLE_RATE_LIMIT", None, 30, _parse_int(0, 1_000_000),
+            "generation triggers per client per minute, an integer (0 disables)"),
+    Setting("max_connections", "TB_DALLE_MAX_CONNECTIONS", None, 512, _parse_int(1, 100_000),
+            "an integer between 1 and 100000"),
+    Setting("log_level", "TB_DALLE_LOG_LEVEL", "--log-level", "info", _parse_choice(LOG_LEVELS),
+            "one of " + ", ".join(LOG_LEVELS)),
+    Setting("log_format", "TB_DALLE_LOG_FORMAT", "--log-format", "text",
+            _parse_choice(LOG_FORMATS), "one of " + ", ".join(LOG_FORMATS)),
+)
+SETTINGS_BY_ATTR = {s.attr: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str
+    port: int
+    data_dir: Path
+    lock_ttl: float
+    workers: int
+    queue_size: int
+    image_backend: str  # resolved: openai, local or none
+    image_backend_setting: str  # as configured: auto, openai, local or none
+    skip_image: bool
+    no_enhance: bool
+    openai_api_key: str = field(repr=False)
+    openai_base_url: str
+    enhancement_url: str
+    image_url: str
+    enhancement_model: str
+    enhancement_timeout: float
+    enhancement_seed: int
+    enhancement_temperature: float
+    image_model: str
+    image_quality: str
+    image_style: str
+    image_timeout: float
+    admin_token: str = field(repr=False)
+    trusted_proxies: tuple[str, ...]
+    rate_limit: int
+    max_connections: int
+    log_level: str
+    log_format: str
+    env_file: Path | None = None
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.openai_api_key)
+
+    @property
+    def enhance_enabled(self) -> bool:
+        return self.has_api_key and not self.no_enhance
+
+    @property
+    def chat_completions_url(self) -> str:
+        return self.enhancement_url or f"{self.openai_base_url}/chat/completions"
+
+    @property
+    def image_generations_url(self) -> str:
+        return self.image_url or f"{self.openai_base_url}/images/generations"
+
+    def describe(self) -> dict[str, Any]:
+        """A printable view with secrets masked."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "sources":
+                continue
+            value = getattr(self, f.name)
+            if f.name in ("openai_api_key", "admin_token"):
+                value = "set" if value else "unset"
+            elif isinstance(value, Path):
+                value = str(value)
+            out[f.name] = value
+        return out
+
+
+def read_env_file(path: Path | None, *, required: bool) -> dict[str, str]:
+    """Values from a .env file (python-dotenv), without touching ``os.environ``."""
+    if path is None:
+        return {}
+    if not path.is_file():
+        if required:
+            raise ConfigError(f"--env-file: {path} is not a readable file")
+        return {}
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--env-file: cannot read {path}: {exc}") from exc
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def load_config(
+    flags: Mapping[str, str | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+    env_file: str | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Build the Config. ``flags`` maps attribute names to raw flag strings (None = not given)."""
+    flags = dict(flags or {})
+    environ = dict(os.environ if environ is None else environ)
+    if env_file:
+        env_path: Path | None = Path(env_file).expanduser()
+        file_values = read_env_file(env_path, required=True)
+    else:
+        env_path = (cwd or Path.cwd()) / ".env"
+        file_values = read_env_file(env_path, required=False)
+        if not file_values:
+            env_path = None if not env_path.is_file() else env_path
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        raw: str | None = None
+        where = "default"
+        given = flags.get(setting.attr)
+        if setting.flag and given is not None:
+            raw, where = given, setting.flag
+        elif setting.env and environ.get(setting.env, "").strip() != "":
+            raw, where = environ[setting.env], setting.env
+        elif setting.env and file_values.get(setting.env, "").strip() != "":
+            raw, where = file_values[setting.env], f"{setting.env} (from {env_path})"
+        if raw is None:
+            values[setting.attr] = setting.default
+        else:
+            try:
+                values[setting.attr] = setting.parse(raw)
+            except (ValueError, TypeError):
+                raise ConfigError(
+                    f"{where}: invalid value {raw!r}; expected {setting.form}"
+                ) from None
+        sources[setting.attr] = where
+
+    if values["data_dir"] is None:
+        merged = {**file_values, **environ}
+        values["data_dir"] = Path(os.path.abspath(default_data_dir(merged)))
+
+    configured = values["image_backend"]
+    if values["skip_image"] and sources["image_backend"] != "--image-backend":
+        configured = "none"
+    if configured == "openai" and not values["openai_api_key"]:
+        raise ConfigError(
+            f"{sources['image_backend']}: the openai image backend needs OPENAI_API_KEY; "
+            "set it or use --image-backend local"
+        )
+    if configured == "auto":
+        resolved = "openai" if values["openai_api_key"] else "local"
+    else:
+        resolved = configured
+
+    return Config(
+        image_backend=resolved,
+        image_backend_setting=configured,
+        env_file=env_path,
+        sources=sources,
+        **{k: v for k, v in values.items() if k != "image_backend"},
+    )
