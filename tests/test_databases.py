@@ -10,7 +10,8 @@ ADDRESS = "0x123456789abcdef0123456789abcdef012345678"
 
 
 def test_parse_strips_version_header_and_blank_keys():
-    text = "version,adverb,definition\r\nv0.1.0,boldly,with courage\n\nv0.1.0, ,nothing\nv0.1.0,a,b,c\n"
+    text = ("version,adverb,definition\r\nv0.1.0,boldly,with courage\n\n"
+            "v0.1.0, ,nothing\nv0.1.0,a,b,c\n")
     db = parse_database_text("adverbs", text, "test")
     assert db.header == ("version", "adverb", "definition")
     assert db.rows == ("boldly,with courage", "a,b,c")

@@ -31,7 +31,7 @@ def _bad_text(text: str) -> list[str]:
             problems.append(repr(needle))
     if re.search(r"\b(a|an|the)\s*[.,]", text):
         problems.append("dangling article")
-    if re.search(r"^\s+|\s+$", text, re.M):
+    if re.search(r"^[ \t]+|[ \t]+$", text, re.M):
         problems.append("untrimmed line")
     return problems
 
@@ -112,7 +112,7 @@ def test_long_seed_fills_place_and_trope(data_dir):
               ["harbor bridge,sydney,australia"])
     catalog = Catalog(data_dir)
     view = catalog.view("empty")
-    dress = view.dress("0x" + "ab" * 40)  # 80 hex digits: a 128-character seed
+    dress = view.dress("ab" * 40)  # no 0x: the seed keeps all 160 characters
     assert len(dress.attributes) == 18
     assert "Setting: harbor bridge, sydney, australia" in dress.prompt
     assert "Narrative undertone: " in dress.prompt

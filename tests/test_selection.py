@@ -51,7 +51,8 @@ def test_hand_computed_rows():
     table["compositions"] = rows(20, "c")
     selected = select_attributes(SEED, table)
     # 0x123456 = 1193046; 100 * 1193046 / 2**24 = 7.11 -> row 7
-    assert (selected[0].number, selected[0].selector, selected[0].value) == (1193046, 7, "w7,gloss 7")
+    first = selected[0]
+    assert (first.number, first.selector, first.value) == (1193046, 7, "w7,gloss 7")
     # 0x56789a = 5666970; 100 * 5666970 / 2**24 = 33.78 -> row 33
     assert (selected[1].number, selected[1].selector) == (5666970, 33)
     # composition reads seed[56:62] = 0x876543 = 8873283; 20 * 8873283 / 2**24 = 10.58 -> 10

@@ -192,13 +192,14 @@ class Words:
         c1, c2 = self.color_long(1), self.color_long(2)
         if not c1 or not c2:
             return "Use whatever palette best serves the mood."
+        pair = c1 if c1 == c2 else f"{c1} and {c2}"
         limit = self.dress.color_limit.strip()
         if not limit:
             return (
-                f"Let {c1} and {c2} lead the palette; other colors may support them "
-                "across the full range."
+                f"Let {pair} lead the palette; other colors may support "
+                f"{'them' if c1 != c2 else 'it'} across the full range."
             )
-        return f"Use only {limit} colors based on {c1} and {c2}; introduce no other colors."
+        return f"Use only {limit} colors based on {pair}; introduce no other colors."
 
     def background(self) -> str:
         return self._once("background", self._background)

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,8 @@ def load_series_file(path: Path, source: str) -> Series:
     except UnicodeDecodeError:
         raise SeriesError("not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise SeriesError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise SeriesError(f"invalid JSON at {where}: {exc.msg}") from None
     series = parse_series(data, name, source, str(path))
     if source == "user":
         mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
@@ -168,8 +169,6 @@ def load_series_file(path: Path, source: str) -> Series:
 
 
 def _with_modified(series: Series, stamp: str) -> Series:
-    from dataclasses import replace
-
     return replace(series, modified_at=stamp)
 
 
