@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -223,8 +224,70 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _progress_line(snapshot: dict[str, Any], width: int = 30) -> str:
+    percent = float(snapshot.get("percent") or 0)
+    filled = int(width * min(percent, 100) / 100)
+    bar = "#" * filled + "." * (width - filled)
+    eta = snapshot.get("etaSeconds") or 0
+    phase = snapshot.get("currentPhase", "")
+    waiting = snapshot.get("queuePosition") or 0
+    where = f"queued #{waiting}" if waiting else phase
+    return f"[{bar}] {percent:5.1f}%  {where:<15} ETA {eta:4.1f}s"
+
+
 def cmd_generate(args: argparse.Namespace, config: Config) -> int:
-    raise UsageError("'generate' is not part of this build yet; use 'dalleserver prompts'")
+    from dalleserver.jobs.manager import QueueFull
+    from dalleserver.runtime import build_runtime
+    from dalleserver.storage import StorageError
+
+    try:
+        runtime = build_runtime(config, workers=1)
+    except StorageError as exc:
+        raise UsageError(f"data dir {config.data_dir} is not usable: {exc}") from None
+    for path, reason in runtime.catalog.series.errors:
+        print(f"{PROG}: warning: skipped series file {path}: {reason}", file=sys.stderr)
+    try:
+        key = runtime.pipeline.key(args.series, args.address)
+    except AddressError as exc:
+        raise UsageError(f"invalid address: {exc}") from None
+    except SeriesError as exc:
+        raise UsageError(f"{exc} (run '{PROG} series' to list them)") from None
+    jobs = runtime.jobs
+    jobs.start()
+    tty = sys.stderr.isatty()
+    try:
+        try:
+            jobs.submit(*key, force=args.force)
+        except QueueFull:  # cannot happen with a private queue, but never a traceback
+            raise UsageError("the generation queue is full") from None
+        last_phase = None
+        while True:
+            snapshot = runtime.board.snapshot(key) or {}
+            phase = snapshot.get("currentPhase")
+            if tty:
+                print("\r" + _progress_line(snapshot), end="", file=sys.stderr, flush=True)
+            elif phase != last_phase:
+                print(f"{phase} {snapshot.get('percent', 0):.0f}%", file=sys.stderr, flush=True)
+            last_phase = phase
+            if snapshot.get("done"):
+                break
+            time.sleep(0.1)
+        if tty:
+            print(file=sys.stderr)
+    except KeyboardInterrupt:
+        jobs.stop(grace=0)
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    jobs.stop(grace=5)
+    if args.json:
+        print(json.dumps(snapshot, indent=2, ensure_ascii=False))
+    if snapshot.get("error"):
+        print(f"{PROG}: generation failed: {snapshot['error']}", file=sys.stderr)
+        return EXIT_FAILED
+    if not args.json:
+        annotated = runtime.data_dir.annotated(*key)
+        print(annotated if annotated.is_file() else runtime.data_dir.selector(*key))
+    return EXIT_OK
 
 
 HANDLERS: dict[str, Any] = {

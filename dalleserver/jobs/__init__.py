@@ -1,0 +1,1 @@
+"""Concurrency: the generation pipeline, job queue and workers, locks, progress."""

@@ -1,0 +1,170 @@
+"""The job manager: a bounded queue, N worker threads, single flight per (series, address)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from dalleserver.jobs.pipeline import Pipeline
+from dalleserver.jobs.progress import Key, ProgressBoard
+
+log = logging.getLogger("dalleserver.jobs")
+
+DROPPED = "cancelled: the server shut down before this generation started"
+
+
+class QueueFull(Exception):
+    """The queue holds ``queue_size`` generations already; try again later."""
+
+
+class ShuttingDown(Exception):
+    """The manager no longer accepts work."""
+
+
+@dataclass
+class Job:
+    key: Key
+    force: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What ``submit`` did: ``queued`` a new run, found it ``active`` (queued or running),
+    found it ``done`` (finished run still retained), or found the image (``cache_hit``)."""
+
+    state: str
+    snapshot: dict[str, Any]
+
+    @property
+    def created(self) -> bool:
+        return self.state == "queued"
+
+
+class JobManager:
+    def __init__(
+        self, pipeline: Pipeline, board: ProgressBoard, workers: int = 2, queue_size: int = 64
+    ) -> None:
+        self.pipeline = pipeline
+        self.board = board
+        self.workers = workers
+        self.queue_size = queue_size
+        self._queue: deque[Job] = deque()
+        self._active: dict[Key, Job] = {}
+        self._running: dict[Key, Job] = {}
+        self._cond = threading.Condition()
+        self._accepting = True
+        self._threads: list[threading.Thread] = []
+
+    # -- control ------------------------------------------------------------------------
+    def start(self) -> None:
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._work, name=f"generation-worker-{i}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop: drop queued jobs (recorded as cancelled), let running ones finish within
+        ``grace`` seconds, then cancel them at their next phase boundary."""
+        with self._cond:
+            self._accepting = False
+            dropped = list(self._queue)
+            self._queue.clear()
+            for job in dropped:
+                self._active.pop(job.key, None)
+            self._cond.notify_all()
+        for job in dropped:
+            self.board.fail(job.key, DROPPED)
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            running = list(self._running.values())
+        for job in running:
+            job.cancel.set()
+        for thread in self._threads:
+            thread.join(5.0)
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    @property
+    def queue_depth(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    @property
+    def in_flight(self) -> int:
+        with self._cond:
+            return len(self._running)
+
+    # -- work ---------------------------------------------------------------------------
+    def submit(self, series: str, address: str, force: bool = False) -> Submission:
+        """Start (or join) a generation. Raises SeriesError/AddressError for bad input,
+        QueueFull when the queue is full and ShuttingDown after ``stop``."""
+        key = self.pipeline.key(series, address)
+        with self._cond:
+            if not self._accepting:
+                raise ShuttingDown
+            if key in self._active:
+                return Submission("active", self.board.snapshot(key) or {})
+            if not force and self.pipeline.backend is not None and self.pipeline.image_exists(key):
+                return Submission("cache_hit", self._record_cache_hit(key))
+            run = self.board.get(key)
+            if run is not None and run.done and not run.error and not force:
+                return Submission("done", self.board.snapshot(key) or {})
+            if len(self._queue) >= self.queue_size:
+                raise QueueFull
+            job = Job(key, force)
+            self.board.start(key, self.pipeline.dress(key), queue_position=len(self._queue) + 1)
+            self._queue.append(job)
+            self._active[key] = job
+            self._cond.notify()
+        return Submission("queued", self.board.snapshot(key) or {})
+
+    def _record_cache_hit(self, key: Key) -> dict[str, Any]:
+        board = self.board
+        board.start(key, self.pipeline.dress(key))
+        board.begin(key)
+        board.transition(key, "base_prompts")
+        board.update_dress(key, lambda d: setattr(
+            d, "annotated_path", self.pipeline.relative(self.pipeline.data_dir.annotated(*key))))
+        board.complete(key, cache_hit=True)
+        return board.snapshot(key) or {}
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and self._accepting:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                job = self._queue.popleft()
+                self._running[job.key] = job
+                for position, waiting in enumerate(self._queue, start=1):
+                    self.board.set_queue_position(waiting.key, position)
+            try:
+                self.pipeline.run(job.key, job.force, job.cancel)
+            except Exception:  # pipeline.run records failures itself; this is a last guard
+                log.exception("worker crashed on %s/%s", *job.key)
+                self.board.fail(job.key, "generation failed: internal error")
+            finally:
+                with self._cond:
+                    self._running.pop(job.key, None)
+                    self._active.pop(job.key, None)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until nothing is queued or running (tests, the CLI); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._cond:
+                if not self._active:
+                    return True
+            time.sleep(0.01)
+        return False
