@@ -207,21 +207,12 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
-    failure = _check_writable(config.data_dir)
-    if failure:
-        raise UsageError(f"data dir {config.data_dir} is not writable: {failure}")
-    catalog = _open_catalog(config)
-    print(f"{PROG} {__version__}", file=sys.stderr)
-    print(f"data dir: {config.data_dir}", file=sys.stderr)
-    print(f"image backend: {config.image_backend}", file=sys.stderr)
-    counts = ", ".join(f"{n} {len(catalog.databases[n].records)}" for n in ALL_DATABASES)
-    print(f"databases: {counts}", file=sys.stderr)
-    print(f"series: {len(catalog.series.names(include_hidden=True))}", file=sys.stderr)
-    print(
-        "the HTTP server is not part of this build yet; use 'dalleserver prompts' meanwhile",
-        file=sys.stderr,
-    )
-    return EXIT_OK
+    from dalleserver.web.serve import StartupError, run_server
+
+    try:
+        return run_server(config)
+    except StartupError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _progress_line(snapshot: dict[str, Any], width: int = 30) -> str:

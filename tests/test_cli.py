@@ -80,10 +80,3 @@ def test_entry_points_agree(tmp_path):
                                 capture_output=True, text=True, env=clean_env(), cwd=tmp_path)
     assert via_script.returncode == 0, via_script.stderr
     assert via_script.stdout == via_module.stdout
-
-
-def test_serve_starts_with_embedded_defaults(tmp_path):
-    result = run_cli("--data-dir", str(tmp_path / "d"), env=clean_env(HOME=str(tmp_path)))
-    assert result.returncode == 0, result.stderr
-    assert "image backend: local" in result.stderr
-    assert (tmp_path / "d").is_dir()

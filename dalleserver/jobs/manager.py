@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,9 @@ class JobManager:
         self._cond = threading.Condition()
         self._accepting = True
         self._threads: list[threading.Thread] = []
+        # called as observer(outcome, seconds) when a generation ends: success, failure,
+        # cache_hit (metrics hook)
+        self.observer: Callable[[str, float], None] | None = None
 
     # -- control ------------------------------------------------------------------------
     def start(self) -> None:
@@ -136,6 +140,8 @@ class JobManager:
         board.update_dress(key, lambda d: setattr(
             d, "annotated_path", self.pipeline.relative(self.pipeline.data_dir.annotated(*key))))
         board.complete(key, cache_hit=True)
+        if self.observer is not None:
+            self.observer("cache_hit", 0.0)
         return board.snapshot(key) or {}
 
     def _work(self) -> None:
@@ -149,15 +155,32 @@ class JobManager:
                 self._running[job.key] = job
                 for position, waiting in enumerate(self._queue, start=1):
                     self.board.set_queue_position(waiting.key, position)
+            started = time.monotonic()
             try:
                 self.pipeline.run(job.key, job.force, job.cancel)
             except Exception:  # pipeline.run records failures itself; this is a last guard
                 log.exception("worker crashed on %s/%s", *job.key)
                 self.board.fail(job.key, "generation failed: internal error")
             finally:
+                self._observe(job.key, time.monotonic() - started)
                 with self._cond:
                     self._running.pop(job.key, None)
                     self._active.pop(job.key, None)
+
+    def _observe(self, key: Key, seconds: float) -> None:
+        if self.observer is None:
+            return
+        snapshot = self.board.snapshot(key) or {}
+        if snapshot.get("error"):
+            outcome = "failure"
+        elif snapshot.get("cacheHit"):
+            outcome = "cache_hit"
+        else:
+            outcome = "success"
+        try:
+            self.observer(outcome, seconds)
+        except Exception:
+            log.exception("generation observer failed")
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until nothing is queued or running (tests, the CLI); False on timeout."""

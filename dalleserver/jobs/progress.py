@@ -302,8 +302,21 @@ class ProgressBoard:
         with self._lock:
             return [k for k, r in self._runs.items() if not r.done]
 
+    def forget(self, key: Key) -> None:
+        """Drop a finished run (after its image was removed); running runs stay."""
+        with self._lock:
+            run = self._runs.get(key)
+            if run is not None and run.done:
+                del self._runs[key]
+
     def add_listener(self, listener: Callable[[Key], None]) -> None:
         self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Key], None]) -> None:
+        try:
+            self._listeners.remove(listener)
+        except ValueError:
+            pass
 
     def _notify(self, key: Key) -> None:
         for listener in list(self._listeners):

@@ -1,0 +1,1 @@
+"""Metrics, process statistics and health checks."""

@@ -1,0 +1,93 @@
+"""Every metric family the server exports (CONTRACT §4.3), on one registry."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from typing import Any
+
+from dalleserver import __version__
+from dalleserver.observability import process
+from dalleserver.observability.metrics import Registry
+
+GENERATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+BREAKER_STATES = ("closed", "half_open", "open")
+
+
+class Instruments:
+    """The server's metrics. Callbacks read live values (queue depth, breakers) at scrape."""
+
+    def __init__(
+        self,
+        queue_depth: Callable[[], float] = lambda: 0.0,
+        in_flight: Callable[[], float] = lambda: 0.0,
+        breaker_states: Callable[[], dict[str, str]] = dict,
+    ) -> None:
+        r = self.registry = Registry()
+        r.gauge("dalleserver_up", "1 while the server is running", callback=lambda: 1.0)
+        r.gauge("dalleserver_build_info", "Build information; the value is always 1",
+                ("version", "python"),
+                callback=lambda: {(__version__, platform.python_version()): 1.0})
+        self.http_requests = r.counter("dalleserver_http_requests_total",
+                                       "HTTP requests answered", ("route", "method", "status"))
+        self.http_duration = r.histogram("dalleserver_http_request_duration_seconds",
+                                         "Time to answer an HTTP request", ("route",))
+        self.http_in_flight = r.gauge("dalleserver_http_requests_in_flight",
+                                      "HTTP requests being answered now")
+        self.connections_rejected = r.counter(
+            "dalleserver_connections_rejected_total",
+            "Connections refused because the connection cap was reached")
+        self.errors = r.counter("dalleserver_errors_total", "Error responses (status >= 400)")
+        self.error_codes = r.counter("dalleserver_error_code_total",
+                                     "Error responses by error code", ("code",))
+        self.error_endpoints = r.counter("dalleserver_error_endpoint_total",
+                                         "Error responses by route", ("endpoint",))
+        self.generations = r.counter("dalleserver_generations_total",
+                                     "Generations finished, by outcome", ("outcome",))
+        for outcome in ("success", "failure", "cache_hit"):
+            self.generations.inc(0, outcome=outcome)
+        self.generation_duration = r.histogram("dalleserver_generation_duration_seconds",
+                                               "Time from a worker taking a generation to its "
+                                               "end", buckets=GENERATION_BUCKETS)
+        r.gauge("dalleserver_generations_in_flight", "Generations running now",
+                callback=in_flight)
+        r.gauge("dalleserver_queue_depth", "Generations waiting in the queue",
+                callback=queue_depth)
+        self.openai_requests = r.counter("dalleserver_openai_requests_total",
+                                         "Calls to the OpenAI API", ("endpoint", "outcome"))
+        self.openai_errors = r.counter("dalleserver_openai_errors_total",
+                                       "Failed calls to the OpenAI API")
+        self.openai_timeouts = r.counter("dalleserver_openai_timeouts_total",
+                                         "Calls to the OpenAI API that timed out")
+        self.retries = r.counter("dalleserver_retries_total", "Retried calls, by operation",
+                                 ("operation",))
+
+        def breaker_gauge() -> dict[tuple[str, ...], float]:
+            out = {}
+            for name, state in breaker_states().items():
+                for candidate in BREAKER_STATES:
+                    out[(name, candidate)] = 1.0 if candidate == state else 0.0
+            return out
+
+        r.gauge("dalleserver_circuit_breaker_state",
+                "Circuit breaker state, one-hot per breaker", ("breaker", "state"),
+                callback=breaker_gauge)
+        self.rate_limited = r.counter("dalleserver_rate_limited_total",
+                                      "Generation triggers refused by the rate limit")
+        r.gauge("process_resident_memory_bytes", "Resident memory size in bytes",
+                callback=process.resident_memory_bytes)
+        r.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes",
+                callback=process.virtual_memory_bytes)
+        cpu = r.counter("process_cpu_seconds_total", "User and system CPU time in seconds")
+        cpu.samples = lambda: [("", "", process.cpu_seconds())]  # type: ignore[method-assign]
+        cpu.to_json = lambda: process.cpu_seconds()  # type: ignore[method-assign]
+        r.gauge("process_open_fds", "Open file descriptors", callback=process.open_fds)
+        r.gauge("process_max_fds", "Maximum open file descriptors", callback=process.max_fds)
+        r.gauge("process_start_time_seconds", "Start time since the epoch in seconds",
+                callback=process.start_time_seconds)
+
+    def text(self) -> str:
+        return self.registry.render_text()
+
+    def json(self) -> dict[str, Any]:
+        return self.registry.render_json()

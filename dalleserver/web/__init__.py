@@ -1,0 +1,1 @@
+"""The HTTP layer: server, router, middleware and views."""

@@ -1,0 +1,195 @@
+"""The route table and the ``/dalle`` views (CONTRACT §4.2)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from dalleserver.address import AddressError, normalize_address
+from dalleserver.dress import SeriesError
+from dalleserver.jobs.manager import QueueFull, ShuttingDown
+from dalleserver.jobs.progress import Key
+from dalleserver.web import gallery, ops
+from dalleserver.web.files import file_response
+from dalleserver.web.guards import require_admin
+from dalleserver.web.http import ApiError, Request, Response, envelope, sse_event
+
+if TYPE_CHECKING:
+    from dalleserver.web.app import App
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+SSE_MIN_INTERVAL = 0.25
+SSE_HEARTBEAT = 15.0
+SSE_MAX_SECONDS = 3600.0
+QUEUE_FULL_RETRY_AFTER = 5
+
+
+def register(app: App) -> None:
+    r = app.router.add
+    r("/", ("GET",), ops.index, "/", "this list of routes")
+    r("/dalle/{series}/{address}", ("GET",), dalle, "/dalle/{series}/{address}",
+      "the annotated PNG, or progress JSON; ?generate=1 starts a generation, ?remove=1 "
+      "deletes the PNG (admin)", query=("generate", "remove"))
+    r("/dalle/{series}/{address}/events", ("GET",), dalle_events,
+      "/dalle/{series}/{address}/events", "live progress as Server-Sent Events")
+    r("/dalle/{series}", ("GET",), dalle_missing, "/dalle/{series}",
+      "incomplete: answers MISSING_PARAMETER")
+    r("/dalle", ("GET",), dalle_missing, "/dalle", "incomplete: answers MISSING_PARAMETER")
+    r("/series", ("GET",), ops.series, "/series", "the series, built-in and user, sorted")
+    r("/files/{path:.*}", ("GET",), gallery.files, "/files/{path}",
+      "read-only files under the output folder")
+    r("/preview", ("GET",), gallery.preview, "/preview",
+      "HTML gallery of annotated images with live progress", query=("page",))
+    r("/health", ("GET",), ops.health, "/health", "health report; ?check=liveness|readiness",
+      query=("check",))
+    r("/livez", ("GET",), ops.livez, "/livez", "liveness: 200 while the process runs")
+    r("/readyz", ("GET",), ops.readyz, "/readyz",
+      "readiness: 200 when the data dir is usable and the server is not shutting down")
+    r("/metrics", ("GET",), ops.metrics, "/metrics",
+      "Prometheus text format; ?format=json for JSON", query=("format",))
+    r("/errors", ("GET", "POST"), ops.errors, "/errors",
+      "error report (text, ?format=json); POST ?clear=1 resets it (admin)",
+      query=("format", "clear"))
+    r("/openapi.json", ("GET",), ops.openapi, "/openapi.json", "this API as OpenAPI 3.1")
+
+
+def flag(request: Request, name: str) -> bool:
+    if not request.has(name):
+        return False
+    value = (request.arg(name) or "").strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return name == "remove"  # a bare ?remove counts, like the original
+    raise ApiError("INVALID_REQUEST", f"?{name}= takes 1 or 0, got {value!r}")
+
+
+def resolve_key(app: App, request: Request) -> Key:
+    """Validate the series and address of a ``/dalle`` path."""
+    series_name = request.params.get("series", "").strip()
+    address = request.params.get("address", "").strip()
+    if not series_name:
+        raise ApiError("MISSING_PARAMETER", "the series is missing: /dalle/<series>/<address>")
+    if not address:
+        raise ApiError("MISSING_PARAMETER", "the address is missing: /dalle/<series>/<address>")
+    try:
+        series = app.catalog.series.get(series_name)
+    except SeriesError:
+        raise ApiError("INVALID_SERIES", f"unknown series {series_name!r}",
+                       details={"known": app.catalog.series.names()}) from None
+    try:
+        normalized = normalize_address(address)
+    except AddressError as exc:
+        raise ApiError("INVALID_ADDRESS", str(exc)) from None
+    return series.suffix, normalized
+
+
+def dalle_missing(app: App, request: Request) -> Response:
+    resolve_key(app, request)
+    raise AssertionError("unreachable")  # resolve_key raises MISSING_PARAMETER
+
+
+def dalle(app: App, request: Request) -> Response:
+    key = resolve_key(app, request)
+    head = request.method == "HEAD"
+    generate = flag(request, "generate") and not head
+    remove = flag(request, "remove") and not head
+    if generate and remove:
+        raise ApiError("INVALID_REQUEST", "use either ?generate=1 or ?remove=1, not both")
+    png = app.data_dir.annotated(*key)
+    if remove:
+        return _remove(app, request, key)
+    if not generate:
+        if png.is_file():
+            return file_response(request, png, cache_control="public, max-age=60")
+        return envelope(app.board.snapshot(key) or {}, request.request_id)
+    return _generate(app, request, key)
+
+
+def _remove(app: App, request: Request, key: Key) -> Response:
+    require_admin(request, app.config.admin_token)
+    png = app.data_dir.annotated(*key)
+    try:
+        png.unlink()
+        removed = True
+    except FileNotFoundError:
+        removed = False
+    except OSError as exc:
+        raise ApiError("INTERNAL_SERVER_ERROR",
+                       f"could not remove the image: {exc.strerror}") from None
+    app.board.forget(key)
+    return envelope({"removed": removed, "series": key[0], "address": key[1]},
+                    request.request_id)
+
+
+def _generate(app: App, request: Request, key: Key) -> Response:
+    run = app.board.get(key)
+    running = run is not None and not run.done
+    if not running and not app.data_dir.annotated(*key).is_file():
+        wait = app.limiter.retry_after(request.client_ip)
+        if wait:
+            raise ApiError("RATE_LIMITED", "too many generation requests from this client",
+                           details={"retry_after_seconds": wait},
+                           headers={"Retry-After": str(wait)})
+    try:
+        submission = app.jobs.submit(*key)
+    except QueueFull:
+        raise ApiError("SERVICE_UNAVAILABLE", "the generation queue is full; retry shortly",
+                       headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER)}) from None
+    except ShuttingDown:
+        raise ApiError("SERVICE_UNAVAILABLE", "the server is shutting down",
+                       headers={"Retry-After": "10"}) from None
+    if submission.created:
+        app.limiter.consume(request.client_ip)
+        return envelope(submission.snapshot, request.request_id, status=202)
+    return envelope(submission.snapshot, request.request_id)
+
+
+def dalle_events(app: App, request: Request) -> Response:
+    key = resolve_key(app, request)
+    if app.board.snapshot(key) is None and app.data_dir.annotated(*key).is_file():
+        try:
+            app.jobs.submit(*key)  # records the cache hit so the stream has a final snapshot
+        except (QueueFull, ShuttingDown):
+            pass
+
+    def stream(write) -> None:
+        changed = threading.Event()
+
+        def listener(changed_key: Key) -> None:
+            if changed_key == key:
+                changed.set()
+
+        app.board.add_listener(listener)
+        try:
+            _pump(app, key, write, changed)
+        finally:
+            app.board.remove_listener(listener)
+
+    return Response(200, b"", "text/event-stream; charset=utf-8", stream=stream)
+
+
+def _pump(app: App, key: Key, write, changed: threading.Event) -> None:
+    write(b"retry: 2000\n\n")
+    last_body = None
+    last_sent = 0.0
+    last_beat = time.monotonic()
+    ends = time.monotonic() + SSE_MAX_SECONDS
+    while not app.shutting_down and time.monotonic() < ends:
+        snapshot: dict[str, Any] = app.board.snapshot(key) or {}
+        body = json.dumps(snapshot, sort_keys=True)
+        now = time.monotonic()
+        if body != last_body and now - last_sent >= SSE_MIN_INTERVAL:
+            write(sse_event("progress", snapshot))
+            last_body, last_sent, last_beat = body, now, now
+            if not snapshot or snapshot.get("done"):
+                return
+        elif now - last_beat >= SSE_HEARTBEAT:
+            write(b": keep-alive\n\n")
+            last_beat = now
+        changed.wait(max(SSE_MIN_INTERVAL - (time.monotonic() - last_sent), 0.05)
+                     if body != last_body else 1.0)
+        changed.clear()

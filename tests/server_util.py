@@ -1,0 +1,63 @@
+"""A real dalleserver on 127.0.0.1:0 in this process, and a small HTTP client for tests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from dalleserver.config import load_config
+from dalleserver.runtime import build_runtime
+from dalleserver.web.app import App
+from dalleserver.web.server import DalleHTTPServer
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def request(self, method: str, path: str, headers: dict | None = None,
+                body: bytes | None = None, conn: http.client.HTTPConnection | None = None):
+        own = conn is None
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        if own:
+            conn.close()
+        return response, data
+
+    def json(self, method: str, path: str, **kw):
+        response, data = self.request(method, path, **kw)
+        return response, json.loads(data)
+
+    def get(self, path: str, **kw):
+        return self.request("GET", path, **kw)
+
+
+@contextmanager
+def running_server(tmp_path: Path, backend="from-config", flags: dict | None = None,
+                   env: dict | None = None):
+    """Yield (client, app) for a server with its data dir under ``tmp_path``."""
+    all_flags = {"data_dir": str(tmp_path / "data"), "port": "0", "image_backend": "local"}
+    all_flags.update(flags or {})
+    environ = {"HOME": str(tmp_path)}
+    environ.update(env or {})
+    config = load_config(all_flags, environ, cwd=tmp_path)
+    runtime = build_runtime(config, backend=backend)
+    app = App(config, runtime)
+    server = DalleHTTPServer(("127.0.0.1", 0), app, config.max_connections)
+    runtime.jobs.start()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield Client(server.server_address[1]), app
+    finally:
+        app.shutting_down = True
+        server.shutdown()
+        server.server_close()
+        server.deadlines.close_idle()
+        runtime.jobs.stop(2)
