@@ -28,18 +28,21 @@ def test_geometry_counts_bytes_and_clamps_font():
 
 
 def test_band_colour_is_the_mean_of_the_three_most_frequent():
-    image = Image.new("RGB", (100, 100), (200, 0, 0))  # most frequent
-    image.paste((0, 200, 0), (0, 0, 100, 30))  # second
-    image.paste((0, 0, 200), (0, 30, 100, 50))  # third
-    image.paste((255, 255, 255), (0, 50, 100, 55))  # fourth, ignored
+    image = Image.new("RGB", (200, 200), (200, 0, 0))  # most frequent
+    image.paste((0, 200, 0), (0, 0, 200, 60))  # second
+    image.paste((0, 0, 200), (0, 60, 200, 100))  # third
+    image.paste((255, 255, 255), (0, 100, 200, 116))  # fourth, ignored
     assert most_frequent_colors(image) == [(200, 0, 0), (0, 200, 0), (0, 0, 200)]
     assert band_color(image) == (67, 67, 67)
 
 
 def test_ties_are_broken_by_colour_value():
-    image = Image.new("RGB", (8, 8), (9, 9, 9))
-    image.paste((1, 1, 1), (0, 0, 8, 4))
-    assert most_frequent_colors(image, 1) == [(1, 1, 1)]
+    image = Image.new("RGB", (64, 64), (1, 1, 1))
+    image.paste((9, 9, 9), (0, 0, 64, 32))
+    assert most_frequent_colors(image, 1) == [(9, 9, 9)]
+    image = Image.new("RGB", (64, 64), (9, 9, 9))
+    image.paste((1, 1, 1), (0, 0, 64, 32))
+    assert most_frequent_colors(image, 1) == [(9, 9, 9)]
 
 
 def test_text_colour_by_lightness_and_darker_separator():

@@ -114,3 +114,20 @@ def test_cache_hit_counts(tmp_path):
     snap = board.snapshot(KEY)
     assert snap["cacheHit"] and snap["percent"] == 100
     assert json.loads((tmp_path / "s.json").read_text())["cacheHits"] == 1
+
+
+def test_two_writers_merge_instead_of_overwriting(tmp_path):
+    path = tmp_path / "stats.json"
+    one, two = PhaseStats(path), PhaseStats(path)
+    one.record("image_wait", 1_000)
+    one.count_run(cache_hit=False)
+    two.record("image_wait", 3_000)
+    two.count_run(cache_hit=True)
+    one.save()
+    two.save()
+    doc = json.loads(path.read_text())
+    assert doc["generationRuns"] == 1 and doc["cacheHits"] == 1
+    assert doc["phaseAverages"]["image_wait"] == {"count": 2,
+                                                   "avgNs": int(3_000 * 0.2 + 1_000 * 0.8)}
+    one.save()  # nothing pending: nothing counted twice
+    assert json.loads(path.read_text())["generationRuns"] == 1

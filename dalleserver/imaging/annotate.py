@@ -5,12 +5,13 @@ Geometry follows the original: for an image W x H and a caption of L bytes the f
 ``int(lines·font·1.5 + 2·0.025·H)``. The band takes the average of the image's three most
 frequent colours, a separator line 10 % darker, and black or white text by lightness.
 Unlike the original, it needs no system font (Pillow's built-in scalable font works the same
-frozen), ties between equally frequent colours are broken by colour value so the band is
+frozen), ties between equally frequent colours go to the higher colour value so the band is
 deterministic, and very short or very long captions keep a readable font size.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ MAX_FONT = 40.0
 LINE_SPACING = 1.5
 TEXT_WIDTH_SHARE = 0.95
 MARGIN_SHARE = 0.025
-SAMPLE_STEP = 4  # count colours on every 4th pixel in each direction
+SAMPLE_STEP = 8  # count colours on every 8th pixel in each direction
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,16 @@ def band_geometry(width: int, height: int, text: str) -> BandGeometry:
 
 
 def most_frequent_colors(image: Image.Image, count: int = 3) -> list[tuple[int, int, int]]:
-    """The most frequent exact colours of a regular pixel sample, ties broken by value."""
+    """The most frequent exact colours of a regular pixel sample; ties go to the higher value."""
     rgb = image.convert("RGB")
     width, height = rgb.size
     sample = rgb.resize(
         (max(1, width // SAMPLE_STEP), max(1, height // SAMPLE_STEP)), Image.Resampling.NEAREST
     )
     colors = sample.getcolors(maxcolors=sample.width * sample.height) or []
-    colors.sort(key=lambda item: (-item[0], item[1]))
-    return [color for _, color in colors[:count]]
+    # (count, colour) tuples: equal counts fall back to the higher colour value, so the
+    # choice never depends on the order getcolors happens to return
+    return [color for _, color in heapq.nlargest(count, colors)]
 
 
 def band_color(image: Image.Image) -> tuple[int, int, int]:

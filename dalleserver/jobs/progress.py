@@ -8,6 +8,7 @@ never goes backwards (each run keeps the averages it started with); queued runs 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
 import time
@@ -57,33 +58,50 @@ class PhaseAverage:
 
 
 class PhaseStats:
-    """EMA of each phase's duration, persisted to ``metrics/progress_phase_stats.json``."""
+    """EMA of each phase's duration, persisted to ``metrics/progress_phase_stats.json``.
+
+    Several processes may share a data dir, so ``save`` merges instead of overwriting: under
+    an exclusive lock on a sibling lock file it re-reads the file, applies the samples and
+    counts this process gathered since its last save, and writes the result atomically.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.averages: dict[str, PhaseAverage] = {p: PhaseAverage() for p in PHASES}
         self.generation_runs = 0
         self.cache_hits = 0
+        self._pending: list[tuple[str, int]] = []
+        self._pending_runs = 0
+        self._pending_hits = 0
         self._lock = threading.Lock()
-        self._load()
+        self._replace_from_disk()
 
-    def _load(self) -> None:
+    def _read_disk(self) -> tuple[dict[str, PhaseAverage], int, int] | None:
         if self.path is None:
-            return
+            return None
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return
+            return None
         if not isinstance(doc, dict) or doc.get("version") != STATS_VERSION:
-            return
+            return None
+        averages = {p: PhaseAverage() for p in PHASES}
         for phase, entry in (doc.get("phaseAverages") or {}).items():
-            if phase in self.averages and isinstance(entry, dict):
+            if phase in averages and isinstance(entry, dict):
                 try:
-                    self.averages[phase] = PhaseAverage(int(entry["count"]), int(entry["avgNs"]))
+                    averages[phase] = PhaseAverage(int(entry["count"]), int(entry["avgNs"]))
                 except (KeyError, TypeError, ValueError):
                     continue
-        self.generation_runs = int(doc.get("generationRuns") or 0)
-        self.cache_hits = int(doc.get("cacheHits") or 0)
+        try:
+            runs, hits = int(doc.get("generationRuns") or 0), int(doc.get("cacheHits") or 0)
+        except (TypeError, ValueError):
+            runs = hits = 0
+        return averages, runs, hits
+
+    def _replace_from_disk(self) -> None:
+        loaded = self._read_disk()
+        if loaded is not None:
+            self.averages, self.generation_runs, self.cache_hits = loaded
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -100,23 +118,40 @@ class PhaseStats:
     def save(self) -> None:
         if self.path is None:
             return
-        with self._lock:
-            payload = json.dumps(self.to_json_dict(), indent=2)
         try:
-            atomic_write(self.path, payload)
-        except StorageError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path.with_name(self.path.name + ".lock"), "a+b") as guard:
+                fcntl.flock(guard.fileno(), fcntl.LOCK_EX)
+                with self._lock:
+                    loaded = self._read_disk()
+                    if loaded is not None:
+                        averages, runs, hits = loaded
+                        for phase, duration in self._pending:
+                            averages[phase].add(duration)
+                        self.averages = averages
+                        self.generation_runs = runs + self._pending_runs
+                        self.cache_hits = hits + self._pending_hits
+                    self._pending.clear()
+                    self._pending_runs = self._pending_hits = 0
+                    payload = json.dumps(self.to_json_dict(), indent=2)
+                atomic_write(self.path, payload)
+        except (OSError, StorageError):
             pass  # statistics are a nicety; a full disk must not fail a generation
 
     def record(self, phase: str, duration_ns: int) -> None:
         with self._lock:
-            self.averages[phase].add(max(duration_ns, 0))
+            duration = max(duration_ns, 0)
+            self.averages[phase].add(duration)
+            self._pending.append((phase, duration))
 
     def count_run(self, cache_hit: bool) -> None:
         with self._lock:
             if cache_hit:
                 self.cache_hits += 1
+                self._pending_hits += 1
             else:
                 self.generation_runs += 1
+                self._pending_runs += 1
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
