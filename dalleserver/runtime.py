@@ -1,8 +1,10 @@
-"""Builds the objects a process needs from a Config: catalog, storage, jobs, progress."""
+"""Builds the objects a process needs from a Config: catalog, storage, jobs, progress,
+metrics and, with an API key, the OpenAI provider behind its breakers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from dalleserver.config import Config
 from dalleserver.dress import Catalog
@@ -11,7 +13,12 @@ from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.manager import JobManager
 from dalleserver.jobs.pipeline import Pipeline
 from dalleserver.jobs.progress import PhaseStats, ProgressBoard
+from dalleserver.observability.instruments import Instruments
 from dalleserver.storage import DataDir
+
+BREAKER_FAILURES = 5
+BREAKER_RESET_SECONDS = 30.0
+BREAKER_SUCCESSES = 2
 
 
 @dataclass
@@ -23,6 +30,33 @@ class Runtime:
     locks: LockTable
     pipeline: Pipeline
     jobs: JobManager
+    instruments: Instruments
+    breakers: dict[str, Any] = field(default_factory=dict)
+
+
+def build_provider(config: Config, instruments: Instruments,
+                   breaker_options: dict[str, Any] | None = None, **guard_options: Any):
+    """(enhancer or None, openai image backend or None, breakers) for this configuration."""
+    if not config.has_api_key:
+        return None, None, {}
+    from dalleserver.provider.enhance import Enhancer
+    from dalleserver.provider.guard import GuardedEndpoint
+    from dalleserver.provider.http import OpenAIClient, is_breaker_failure
+    from dalleserver.provider.images import OpenAIImageBackend
+    from dalleserver.resilience.breaker import CircuitBreaker
+
+    client = OpenAIClient(config.openai_api_key)
+    options: dict[str, Any] = {"failure_threshold": BREAKER_FAILURES,
+                               "reset_timeout": BREAKER_RESET_SECONDS,
+                               "success_threshold": BREAKER_SUCCESSES,
+                               "is_failure": is_breaker_failure}
+    options.update(breaker_options or {})
+    breakers = {name: CircuitBreaker(name, **options) for name in ("chat", "images")}
+    chat = GuardedEndpoint("chat", breakers["chat"], instruments, **guard_options)
+    images = GuardedEndpoint("images", breakers["images"], instruments, **guard_options)
+    enhancer = Enhancer(config, client, chat) if config.enhance_enabled else None
+    backend = OpenAIImageBackend(config, client, images)
+    return enhancer, backend, breakers
 
 
 def build_runtime(
@@ -31,6 +65,8 @@ def build_runtime(
     workers: int | None = None,
     backend: ImageBackend | None | str = "from-config",
     catalog: Catalog | None = None,
+    guard_options: dict[str, Any] | None = None,
+    breaker_options: dict[str, Any] | None = None,
 ) -> Runtime:
     """Wire everything together; nothing is started (call ``runtime.jobs.start()``)."""
     data_dir = DataDir(config.data_dir)
@@ -38,7 +74,21 @@ def build_runtime(
     catalog = catalog or Catalog(config.data_dir)
     board = ProgressBoard(PhaseStats(data_dir.phase_stats))
     locks = LockTable(data_dir.locks, ttl=config.lock_ttl)
-    chosen = backend_for(config.image_backend) if backend == "from-config" else backend
-    pipeline = Pipeline(catalog, data_dir, chosen, board, locks)  # type: ignore[arg-type]
+    holder: dict[str, Any] = {}
+    instruments = Instruments(
+        queue_depth=lambda: float(holder["jobs"].queue_depth) if holder else 0.0,
+        in_flight=lambda: float(holder["jobs"].in_flight) if holder else 0.0,
+        breaker_states=lambda: {n: b.state for n, b in holder.get("breakers", {}).items()},
+    )
+    enhancer, openai_backend, breakers = build_provider(config, instruments, breaker_options,
+                                                        **(guard_options or {}))
+    if backend == "from-config":
+        chosen = openai_backend if config.image_backend == "openai" else backend_for(
+            config.image_backend)
+    else:
+        chosen = backend  # type: ignore[assignment]
+    pipeline = Pipeline(catalog, data_dir, chosen, board, locks, enhancer)  # type: ignore[arg-type]
     jobs = JobManager(pipeline, board, workers or config.workers, config.queue_size)
-    return Runtime(config, catalog, data_dir, board, locks, pipeline, jobs)
+    holder.update(jobs=jobs, breakers=breakers)
+    return Runtime(config, catalog, data_dir, board, locks, pipeline, jobs, instruments,
+                   breakers)

@@ -6,8 +6,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from dalleserver.address import normalize_address
 from dalleserver.dress import Catalog
@@ -16,14 +16,26 @@ from dalleserver.imaging.annotate import annotate_image
 from dalleserver.imaging.backends import ImageBackend, encode_png
 from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.progress import Key, ProgressBoard
+from dalleserver.provider.http import ProviderError
+from dalleserver.resilience.breaker import CircuitOpenError
+from dalleserver.resilience.retry import RetryAfterTooLong
 from dalleserver.storage import DataDir, StorageError, atomic_write
 
 log = logging.getLogger("dalleserver.pipeline")
 
 IMAGE_PHASES = ("image_prep", "image_wait", "image_download", "annotate")
+# expected provider outcomes: reported as they are, without a traceback in the log
+PROVIDER_FAILURES = (ProviderError, CircuitOpenError, RetryAfterTooLong)
 CANCELLED = "cancelled: the server is shutting down"
 
-Enhancer = Callable[[DalleDress, Key], str]
+
+
+class Enhancer(Protocol):
+    def applies(self, dress: DalleDress) -> bool: ...
+
+    def enhance(self, dress: DalleDress) -> tuple[str, str]:
+        """(prompt to use, note); a non-empty note says why the base prompt was used."""
+        ...
 
 
 class GenerationCancelled(Exception):
@@ -86,6 +98,9 @@ class Pipeline:
             board.fail(key, CANCELLED)
         except StorageError as exc:
             board.fail(key, f"could not save the result: {exc}")
+        except PROVIDER_FAILURES as exc:
+            log.warning("generation %s/%s failed: %s", *key, exc)
+            board.fail(key, str(exc))
         except Exception as exc:  # the run fails; the worker and the server carry on
             log.exception("generation %s/%s failed", *key)
             board.fail(key, f"generation failed: {exc}")
@@ -128,9 +143,11 @@ class Pipeline:
         self._check(cancel)
 
         enhanced = dress.prompt
-        if self.enhancer is not None:
+        if self.enhancer is not None and self.enhancer.applies(dress):
             board.transition(key, "enhance_prompt")
-            enhanced = self.enhancer(dress, key)
+            enhanced, note = self.enhancer.enhance(dress)
+            if note:
+                board.note(key, note)
         else:
             board.skip(key, "enhance_prompt")
         board.update_dress(key, lambda d: setattr(d, "enhanced_prompt", enhanced))
@@ -152,6 +169,13 @@ class Pipeline:
         run = board.get(key)
         if run is not None and not run.phases["image_download"].started_ns:
             board.skip(key, "image_download")
+        mode, source = image.info.get("download_mode", ""), image.info.get("image_url", "")
+
+        def provenance(d: DalleDress) -> None:
+            d.download_mode, d.image_url = mode, source
+
+        if mode:
+            board.update_dress(key, provenance)
         generated = files.generated(series, address)
         atomic_write(generated, encode_png(image))
         self._check(cancel)

@@ -266,23 +266,26 @@ class ProgressBoard:
         self._notify(key)
 
     def complete(self, key: Key, cache_hit: bool = False) -> None:
+        """Finish a run. Statistics are saved before the run shows ``done``, so whoever
+        sees it done also finds the statistics file up to date."""
         with self._lock:
             run = self._runs.get(key)
             if run is None or run.done:
                 return
             stamp = now_ns()
             self._end_current(run, stamp)
+            run.current = "completed"
+        self.stats.count_run(cache_hit)
+        self.stats.save()
+        with self._lock:
             state = run.phases["completed"]
             state.started_ns = state.ended_ns = stamp
-            run.current = "completed"
             run.cache_hit = run.cache_hit or cache_hit
             run.done = True
             run.finished_at = self._clock()
             if run.dress is not None:
                 run.dress.completed = True
                 run.dress.cache_hit = run.cache_hit
-        self.stats.count_run(cache_hit)
-        self.stats.save()
         self._notify(key)
 
     def fail(self, key: Key, message: str) -> None:

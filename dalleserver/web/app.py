@@ -11,7 +11,6 @@ from typing import Any
 
 from dalleserver.config import Config
 from dalleserver.observability.health import HealthChecker
-from dalleserver.observability.instruments import Instruments
 from dalleserver.runtime import Runtime
 from dalleserver.web import views
 from dalleserver.web.errorlog import ErrorLog
@@ -31,12 +30,8 @@ class App:
         self.data_dir = runtime.data_dir
         self.board = runtime.board
         self.jobs = runtime.jobs
-        self.breakers: dict[str, Any] = {}
-        self.instruments = Instruments(
-            queue_depth=lambda: float(self.jobs.queue_depth),
-            in_flight=lambda: float(self.jobs.in_flight),
-            breaker_states=self.breaker_states,
-        )
+        self.breakers: dict[str, Any] = runtime.breakers
+        self.instruments = runtime.instruments
         self.health = HealthChecker(
             runtime.data_dir,
             queue_depth=lambda: self.jobs.queue_depth,

@@ -1,0 +1,1 @@
+"""Resilience primitives for provider calls: a circuit breaker and retry with backoff."""
