@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test test-fast bench lint clean
+.PHONY: run test test-binary bench lint binary clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,22 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
+# The slow checks: build the single binary and drive it (also run by .ci/run).
+test-binary: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m binary -s
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check dalleserver tests bench
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/dress.py
+
+# One self-contained executable in dist/ (pinned build tools, fixed hash seed).
+binary: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-build.txt -e .
+	PYTHONHASHSEED=0 SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
+		$(BIN)/pyinstaller --clean --noconfirm --log-level WARN \
+		--distpath dist --workpath build/pyinstaller build.spec
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

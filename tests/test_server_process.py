@@ -107,3 +107,30 @@ def test_status_lines_describe_running_generations():
     assert any("0x9e9e…9e9e" in x and "image_wait" in x and "series nocturne" in x
                for x in lines)
     assert any("queued #2" in x for x in lines)
+
+
+def test_systemd_notify_ready_watchdog_stopping(tmp_path):
+    import socket as socketlib
+
+    address = str(tmp_path / "notify.sock")
+    listener = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(20)
+    env = clean_env(HOME=str(tmp_path), NOTIFY_SOCKET=address, WATCHDOG_USEC="400000")
+    proc = subprocess.Popen([sys.executable, "-m", "dalleserver", "serve", "--port", "0",
+                             "--data-dir", str(tmp_path / "data")], cwd=REPO, env=env,
+                            stderr=subprocess.DEVNULL)
+    try:
+        ready = listener.recv(4096).decode()
+        assert "READY=1" in ready and f"MAINPID={proc.pid}" in ready
+        assert "STATUS=listening on 127.0.0.1:" in ready
+        pings = [listener.recv(4096).decode() for _ in range(2)]
+        assert pings == ["WATCHDOG=1", "WATCHDOG=1"]
+        proc.send_signal(signal.SIGTERM)
+        messages = []
+        while not any("STOPPING=1" in m for m in messages):
+            messages.append(listener.recv(4096).decode())
+        assert proc.wait(20) == 0
+    finally:
+        proc.kill()
+        listener.close()

@@ -13,6 +13,7 @@ from dalleserver.config import Config
 from dalleserver.dress.databases import ALL_DATABASES
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.observability.logs import setup_logging
+from dalleserver.observability.systemd import Notifier
 from dalleserver.runtime import build_runtime
 from dalleserver.storage import DataDir, StorageError, sweep_temp_files
 from dalleserver.web.app import App
@@ -95,6 +96,9 @@ def run_server(config: Config) -> int:
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                name="http-accept", daemon=True)
     serving.start()
+    notifier = Notifier()
+    notifier.ready(f"listening on {shown_host}:{port}")
+    notifier.start_watchdog(healthy=serving.is_alive)
 
     def on_signal(signum, _frame) -> None:
         stop.set()
@@ -107,6 +111,7 @@ def run_server(config: Config) -> int:
         log.info("shutting down: finishing requests and generations (up to %.0fs)",
                  SHUTDOWN_GRACE)
         app.shutting_down = True
+        notifier.stopping()
         server.shutdown()
         server.server_close()
         server.deadlines.close_idle()
