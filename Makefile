@@ -33,6 +33,7 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/dress.py
+	$(BIN)/python bench/generate.py
 
 # One self-contained executable in dist/ (pinned build tools, fixed hash seed).
 binary: | $(BIN)/python

@@ -127,3 +127,14 @@ def test_nothing_is_read_from_the_build_tree(binary, tmp_path):
                             cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(bundled)" in result.stdout and str(REPO) not in result.stdout
+
+
+def test_readme_binary_commands(binary, tmp_path):
+    from tests.readme import readme_commands
+
+    commands = [c for c in readme_commands() if c.startswith("./dist/")]
+    assert commands
+    for command in commands:
+        result = subprocess.run(["bash", "-c", command], cwd=REPO, env=_env(tmp_path),
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{command}\n{result.stderr}"

@@ -134,3 +134,10 @@ def test_systemd_notify_ready_watchdog_stopping(tmp_path):
     finally:
         proc.kill()
         listener.close()
+
+
+def test_a_burst_of_signals_still_stops_the_server(tmp_path):
+    server = ServerProcess(tmp_path)
+    for _ in range(20):
+        server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(20) == 0

@@ -56,6 +56,16 @@ def _status_printer(app: App, stop: threading.Event, interval: float) -> None:
 
 def run_server(config: Config) -> int:
     setup_logging(config.log_level, config.log_format)
+    # The handler only flips a flag: taking a lock there (Event.set does) deadlocks when a
+    # second signal lands while the first handler holds it, as happens when both a parent
+    # (make, a shell) and the service manager forward SIGTERM.
+    requested: list[int] = []
+
+    def on_signal(signum, _frame) -> None:
+        requested.append(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
     problem = DataDir(config.data_dir).check_writable()
     if problem:
         raise StartupError(f"data dir {config.data_dir} is not writable: {problem}")
@@ -100,14 +110,11 @@ def run_server(config: Config) -> int:
     notifier.ready(f"listening on {shown_host}:{port}")
     notifier.start_watchdog(healthy=serving.is_alive)
 
-    def on_signal(signum, _frame) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        while not stop.wait(0.5):
-            pass
+        while not requested:
+            time.sleep(0.2)
     finally:
+        stop.set()
         log.info("shutting down: finishing requests and generations (up to %.0fs)",
                  SHUTDOWN_GRACE)
         app.shutting_down = True
@@ -117,7 +124,6 @@ def run_server(config: Config) -> int:
         server.deadlines.close_idle()
         server.wait_for_requests(SHUTDOWN_GRACE)
         runtime.jobs.stop(SHUTDOWN_GRACE)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # the handlers stay installed: more signals during the exit must not kill it
         log.info("stopped")
     return 0
