@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test test-binary bench lint binary clean
+.PHONY: run test test-binary test-browser bench lint binary clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(VENV)/.installed-test
 # The slow checks: build the single binary and drive it (also run by .ci/run).
 test-binary: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m binary -s
+
+# The preview page in headless Chromium (needs /usr/bin/chromium; .ci/run installs it).
+test-browser: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,browser]'
+	$(BIN)/python -m pytest -m browser
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check dalleserver tests bench

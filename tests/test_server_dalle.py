@@ -277,7 +277,28 @@ def test_preview_page_lists_images(gated):
     wait_done(client, f"/dalle/empty/{A}")
     response, body = client.get("/preview")
     page = body.decode()
-    assert response.status == 200 and "<h2>empty</h2>" in page
+    assert response.status == 200 and '<h3 class="series">empty</h3>' in page
     from dalleserver.address import to_checksum_address
     assert to_checksum_address(A) in page
+    assert f'src="/thumbs/empty/{A}"' in page
     assert client.get("/preview?page=99")[0].status == 404
+    assert client.get("/preview?size=0")[0].status == 400
+    for asset, kind in (("preview.css", "text/css"), ("preview.js", "text/javascript")):
+        response, body = client.get(f"/preview/assets/{asset}")
+        assert response.status == 200 and response.getheader("Content-Type").startswith(kind)
+    assert client.get("/preview/assets/../app.py")[0].status == 404
+
+
+def test_thumbnails_are_made_once_and_cached(gated):
+    client, app, _ = gated
+    client.json("GET", f"/dalle/empty/{A}?generate=1")
+    wait_done(client, f"/dalle/empty/{A}")
+    response, body = client.get(f"/thumbs/empty/{A}")
+    assert response.status == 200 and response.getheader("Content-Type") == "image/jpeg"
+    cached = app.data_dir.root / "cache/thumbs/empty" / f"{A}.jpg"
+    first = cached.stat().st_mtime_ns
+    again, body2 = client.get(f"/thumbs/empty/{A}")
+    assert body2 == body and cached.stat().st_mtime_ns == first
+    assert client.get(f"/thumbs/empty/{B}")[0].status == 404
+    response, body = client.get(f"/preview/card/empty/{A}")
+    assert response.status == 200 and b'class="card"' in body

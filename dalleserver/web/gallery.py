@@ -1,4 +1,5 @@
-"""``/files/`` (contained, no listings) and the ``/preview`` gallery page."""
+"""``/files/`` (contained, no listings), the ``/preview`` gallery, its assets, thumbnails and
+card fragments."""
 
 from __future__ import annotations
 
@@ -7,22 +8,38 @@ import math
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+from string import Template
 from typing import TYPE_CHECKING
 
+from PIL import Image
+
 from dalleserver.address import to_checksum_address
+from dalleserver.storage import StorageError, atomic_write
 from dalleserver.web.files import file_response, resolve_inside
 from dalleserver.web.http import HTML_TYPE, ApiError, Request, Response
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
 
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = {"preview.css", "preview.js"}
 PAGE_SIZE = 48
+MAX_PAGE_SIZE = 200
+THUMB_WIDTH = 320
 
 
 def files(app: App, request: Request) -> Response:
     raw = request.raw_path[len("/files/"):] if request.raw_path.startswith("/files/") else ""
     path = resolve_inside(app.data_dir.output, raw)
     return file_response(request, path)
+
+
+def assets(app: App, request: Request) -> Response:
+    name = request.params.get("name", "")
+    if name not in ASSETS:
+        raise ApiError("NOT_FOUND", "no such asset")
+    return file_response(request, STATIC / name, cache_control="public, max-age=300")
 
 
 @dataclass(frozen=True)
@@ -32,8 +49,11 @@ class Picture:
     mtime: float
 
     @property
-    def url(self) -> str:
-        return f"/files/{self.series}/annotated/{self.address}.png"
+    def checksum(self) -> str:
+        try:
+            return to_checksum_address(self.address)
+        except (ValueError, IndexError):
+            return self.address
 
 
 class GalleryIndex:
@@ -69,106 +89,145 @@ class GalleryIndex:
                                                  entry.stat().st_mtime))
                         except OSError:
                             continue
-                found.sort(key=lambda p: (-p.mtime, p.address))
                 cached = (stamp, found)
                 with self._lock:
                     self._cache[series] = cached
             out.extend(cached[1])
+        out.sort(key=lambda p: (-p.mtime, p.series, p.address))  # newest first
         return out
 
 
 _INDEX = GalleryIndex()
 
 
-def _checksum(address: str) -> str:
+def _page_args(request: Request) -> tuple[int, int]:
     try:
-        return to_checksum_address(address)
-    except (ValueError, IndexError):
-        return address
+        page = int(request.arg("page") or "1")
+        size = int(request.arg("size") or str(PAGE_SIZE))
+    except ValueError:
+        raise ApiError("INVALID_REQUEST", "?page= and ?size= take whole numbers") from None
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ApiError("INVALID_REQUEST", f"?size= takes 1 to {MAX_PAGE_SIZE}")
+    return page, size
 
 
 def preview(app: App, request: Request) -> Response:
-    try:
-        page = int(request.arg("page") or "1")
-    except ValueError:
-        raise ApiError("INVALID_REQUEST", "?page= takes a number") from None
+    page, size = _page_args(request)
     pictures = _INDEX.pictures(app)
-    pages = max(1, math.ceil(len(pictures) / PAGE_SIZE))
+    pages = max(1, math.ceil(len(pictures) / size))
     if page < 1 or page > pages:
         raise ApiError("NOT_FOUND", f"page {page} does not exist (1-{pages})")
-    shown = pictures[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    running = []
-    for key in app.board.active_keys():
-        snap = app.board.snapshot(key)
-        if snap:
-            running.append(snap)
-    return Response(200, render_page(shown, page, pages, running,
-                                     app.catalog.series.names()).encode(), HTML_TYPE,
+    shown = pictures[(page - 1) * size : page * size]
+    running = [snap for key in app.board.active_keys() if (snap := app.board.snapshot(key))]
+    body = render_page(shown, len(pictures), page, pages, size, running,
+                       app.catalog.series.names())
+    return Response(200, body.encode("utf-8"), HTML_TYPE, {"Cache-Control": "no-store"})
+
+
+def card(app: App, request: Request) -> Response:
+    """One gallery card, for the script to insert when a generation finishes."""
+    from dalleserver.web.views import resolve_key
+
+    series, address = resolve_key(app, request)
+    png = app.data_dir.annotated(series, address)
+    try:
+        mtime = png.stat().st_mtime
+    except OSError:
+        raise ApiError("NOT_FOUND", "no image for this address yet") from None
+    return Response(200, card_html(Picture(series, address, mtime)).encode(), HTML_TYPE,
                     {"Cache-Control": "no-store"})
 
 
-def render_page(shown: list[Picture], page: int, pages: int, running: list[dict],
-                series_names: list[str]) -> str:
+def thumbnail(app: App, request: Request) -> Response:
+    """A downscaled JPEG of an annotated image, made once and cached in the data dir."""
+    from dalleserver.web.views import resolve_key
+
+    series, address = resolve_key(app, request)
+    png = app.data_dir.annotated(series, address)
+    thumb = app.data_dir.root / "cache" / "thumbs" / series / f"{address}.jpg"
+    try:
+        source_mtime = png.stat().st_mtime
+    except OSError:
+        raise ApiError("NOT_FOUND", "no image for this address") from None
+    try:
+        fresh = thumb.stat().st_mtime >= source_mtime
+    except OSError:
+        fresh = False
+    if not fresh:
+        try:
+            with Image.open(png) as image:
+                image = image.convert("RGB")
+                height = round(image.height * THUMB_WIDTH / image.width)
+                small = image.resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS)
+            from io import BytesIO
+
+            buffer = BytesIO()
+            small.save(buffer, format="JPEG", quality=85, optimize=True)
+            atomic_write(thumb, buffer.getvalue())
+        except (OSError, StorageError) as exc:
+            raise ApiError("INTERNAL_SERVER_ERROR", f"cannot make the thumbnail: {exc}") from None
+    return file_response(request, thumb, cache_control="public, max-age=86400")
+
+
+def card_html(p: Picture) -> str:
+    esc = html.escape
+    series, address, checksum = esc(p.series), esc(p.address), esc(p.checksum)
+    search = esc(f"{p.series} {p.address}")
+    return (
+        f'<figure class="card" data-series="{series}" data-address="{address}" '
+        f'data-checksum="{checksum}" data-search="{search}">'
+        f'<button class="thumb" type="button" aria-label="Open {series} {checksum}">'
+        f'<img loading="lazy" src="/thumbs/{series}/{address}" alt="{series} {checksum}" '
+        f'width="{THUMB_WIDTH}" height="373"></button>'
+        f'<figcaption><code class="addr">{checksum}</code>'
+        f'<button class="copy" type="button" data-copy="{checksum}" '
+        f'aria-label="Copy the address">Copy</button></figcaption></figure>'
+    )
+
+
+def render_page(shown: list[Picture], total: int, page: int, pages: int, size: int,
+                running: list[dict], series_names: list[str]) -> str:
     esc = html.escape
     groups: dict[str, list[Picture]] = {}
     for picture in shown:
         groups.setdefault(picture.series, []).append(picture)
-    parts = [PAGE_HEAD]
-    parts.append('<form id="generate" class="bar"><select name="series">')
-    parts += [f"<option>{esc(n)}</option>" for n in series_names]
-    parts.append('</select><input name="address" placeholder="0x… address" size="44" '
-                 'required pattern="0[xX][0-9a-fA-F]{40}"><button>Generate</button>'
-                 '<input id="filter" placeholder="filter by series or address"></form>')
-    parts.append('<section id="running">')
-    for snap in running:
-        parts.append(
-            f'<div class="run"><b>{esc(snap["series"])}</b> '
-            f'{esc(_checksum(snap["address"]))} — {esc(snap["currentPhase"])} '
-            f'<progress max="100" value="{snap["percent"]:.0f}"></progress> '
-            f'{snap["percent"]:.0f}%</div>')
-    parts.append("</section>")
-    if not shown:
-        parts.append("<p>No images yet. Generate one above.</p>")
-    for series, items in groups.items():
-        parts.append(f'<h2>{esc(series)}</h2><div class="grid">')
-        for p in items:
-            shown_address = esc(_checksum(p.address))
-            parts.append(
-                f'<figure data-key="{esc(series)} {esc(p.address)}"><a href="{esc(p.url)}">'
-                f'<img loading="lazy" src="{esc(p.url)}" alt="{esc(series)} {shown_address}">'
-                f'</a><figcaption>{shown_address}</figcaption></figure>')
-        parts.append("</div>")
+    group_html = "".join(
+        f'<section class="group" data-series="{esc(series)}"><h3 class="series">'
+        f'{esc(series)}</h3><div class="grid">{"".join(card_html(p) for p in items)}</div>'
+        f"</section>"
+        for series, items in groups.items()
+    )
+    running_html = "".join(
+        f'<div class="run" data-series="{esc(s["series"])}" data-address="{esc(s["address"])}">'
+        f'{esc(s["series"])} · <code>{esc(to_checksum_address(s["address"]))}</code> · '
+        f'<span class="run-phase">{esc(s["currentPhase"].replace("_", " "))}</span> '
+        f'<progress max="100" value="{float(s["percent"]):.0f}"></progress></div>'
+        for s in running
+    )
     nav = []
+    query = f"&size={size}" if size != PAGE_SIZE else ""
     if page > 1:
-        nav.append(f'<a href="/preview?page={page - 1}">← newer</a>')
-    nav.append(f"page {page} of {pages}")
+        nav.append(f'<a rel="prev" href="/preview?page={page - 1}{query}">← newer</a>')
+    nav.append(f"<span>page {page} of {pages}</span>")
     if page < pages:
-        nav.append(f'<a href="/preview?page={page + 1}">older →</a>')
-    parts.append(f'<nav>{" · ".join(nav)}</nav>')
-    parts.append(PAGE_SCRIPT)
-    return "".join(parts)
+        nav.append(f'<a rel="next" href="/preview?page={page + 1}{query}">older →</a>')
+    options = "".join(f'<option value="{esc(n)}">{esc(n)}</option>' for n in series_names)
+    return _template().substitute(
+        series_options=options,
+        series_options_plain=options,
+        running=running_html,
+        total=total,
+        empty_hidden=" hidden" if total else "",
+        groups=group_html,
+        pages="".join(nav),
+    )
 
 
-PAGE_HEAD = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>dalleserver preview</title><style>
-body{font-family:system-ui,sans-serif;margin:1rem;background:#f6f5f2;color:#222}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:.8rem}
-figure{margin:0;background:#fff;padding:.4rem;border-radius:6px}
-img{width:100%;height:auto;display:block}
-figcaption{font:11px monospace;word-break:break-all}
-.bar{display:flex;flex-wrap:wrap;gap:.5rem;margin-bottom:1rem}
-.run{margin:.3rem 0}nav{margin:1.5rem 0}
-</style></head><body><h1>dalleserver</h1>"""
+_TEMPLATE: Template | None = None
 
-PAGE_SCRIPT = """<script>
-const filter=document.getElementById('filter');
-filter.addEventListener('input',()=>{const q=filter.value.toLowerCase();
-document.querySelectorAll('figure').forEach(f=>{
-f.style.display=f.dataset.key.toLowerCase().includes(q)?'':'none';});});
-document.getElementById('generate').addEventListener('submit',async e=>{e.preventDefault();
-const d=new FormData(e.target);
-const r=await fetch(`/dalle/${d.get('series')}/${d.get('address')}?generate=1`);
-const j=await r.json();if(!j.success){alert(j.error.message);return;}
-setTimeout(()=>location.reload(),1500);});
-</script></body></html>"""
+
+def _template() -> Template:
+    global _TEMPLATE  # a read-only cache of a packaged file
+    if _TEMPLATE is None:
+        _TEMPLATE = Template((STATIC / "preview.html").read_text(encoding="utf-8"))
+    return _TEMPLATE

@@ -42,7 +42,13 @@ def register(app: App) -> None:
     r("/files/{path:.*}", ("GET",), gallery.files, "/files/{path}",
       "read-only files under the output folder")
     r("/preview", ("GET",), gallery.preview, "/preview",
-      "HTML gallery of annotated images with live progress", query=("page",))
+      "HTML gallery of annotated images with live progress", query=("page", "size"))
+    r("/preview/assets/{name}", ("GET",), gallery.assets, "/preview/assets/{name}",
+      "the gallery's stylesheet and script")
+    r("/preview/card/{series}/{address}", ("GET",), gallery.card,
+      "/preview/card/{series}/{address}", "one gallery card (HTML fragment)")
+    r("/thumbs/{series}/{address}", ("GET",), gallery.thumbnail, "/thumbs/{series}/{address}",
+      "a downscaled JPEG of an annotated image, cached")
     r("/health", ("GET",), ops.health, "/health", "health report; ?check=liveness|readiness",
       query=("check",))
     r("/livez", ("GET",), ops.livez, "/livez", "liveness: 200 while the process runs")
