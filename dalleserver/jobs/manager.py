@@ -118,8 +118,18 @@ class JobManager:
                 raise ShuttingDown
             if key in self._active:
                 return Submission("active", self.board.snapshot(key) or {})
-            if not force and self.pipeline.backend is not None and self.pipeline.image_exists(key):
-                return Submission("cache_hit", self._record_cache_hit(key))
+        if not force and self.pipeline.backend is not None and self.pipeline.image_exists(key):
+            # Outside the lock: polls of finished images must not queue behind each other.
+            # A cache hit is recorded once; later polls read that run while it is retained.
+            run = self.board.get(key)
+            if run is not None and run.done and run.cache_hit and not run.error:
+                return Submission("cache_hit", self.board.snapshot(key) or {})
+            return Submission("cache_hit", self._record_cache_hit(key))
+        with self._cond:
+            if not self._accepting:
+                raise ShuttingDown
+            if key in self._active:
+                return Submission("active", self.board.snapshot(key) or {})
             run = self.board.get(key)
             if run is not None and run.done and not run.error and not force:
                 return Submission("done", self.board.snapshot(key) or {})

@@ -182,6 +182,7 @@ class Run:
     finished_at: float = 0.0
     last_percent: float = 0.0
     notes: list[str] = field(default_factory=list)
+    final_json: bytes | None = None  # a finished run never changes: rendered once
 
 
 class ProgressBoard:
@@ -263,6 +264,7 @@ class ProgressBoard:
             run = self._runs.get(key)
             if run is not None:
                 run.notes.append(message)
+                run.final_json = None
         self._notify(key)
 
     def complete(self, key: Key, cache_hit: bool = False) -> None:
@@ -303,6 +305,7 @@ class ProgressBoard:
             state.error = message
             run.current = "failed"
             run.error = message
+            run.final_json = None
             run.done = True
             run.finished_at = self._clock()
         self._notify(key)
@@ -312,6 +315,7 @@ class ProgressBoard:
             run = self._runs.get(key)
             if run is not None and run.dress is not None:
                 change(run.dress)
+                run.final_json = None
         self._notify(key)
 
     def _end_current(self, run: Run, stamp: int) -> None:
@@ -335,6 +339,21 @@ class ProgressBoard:
             if run is None:
                 return None
             return self._render(run)
+
+    def snapshot_json(self, key: Key) -> bytes | None:
+        """The snapshot as compact JSON bytes; cached once the run is finished."""
+        with self._lock:
+            self._prune()
+            run = self._runs.get(key)
+            if run is None:
+                return None
+            if run.final_json is not None:
+                return run.final_json
+            rendered = json.dumps(self._render(run), ensure_ascii=False,
+                                  separators=(",", ":")).encode("utf-8")
+            if run.done:
+                run.final_json = rendered
+            return rendered
 
     def active_keys(self) -> list[Key]:
         with self._lock:

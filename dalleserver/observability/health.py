@@ -59,14 +59,24 @@ class HealthChecker:
         self._lock = threading.Lock()
 
     def writable_error(self) -> str | None:
-        """None when a real write in the data dir worked recently, else the reason."""
-        with self._lock:
-            now = time.monotonic()
-            if self._write_checked and now - self._write_checked < self.write_interval:
-                return self._write_error
-            self._write_error = self.data_dir.check_writable()
-            self._write_checked = now
+        """None when a real write in the data dir worked recently, else the reason.
+
+        One caller at a time does the write; the others meanwhile get the last result
+        instead of waiting for its fsync.
+        """
+        now = time.monotonic()
+        if self._write_checked and now - self._write_checked < self.write_interval:
             return self._write_error
+        if not self._lock.acquire(blocking=not self._write_checked):
+            return self._write_error
+        try:
+            if not self._write_checked or time.monotonic() - self._write_checked >= (
+                    self.write_interval):
+                self._write_error = self.data_dir.check_writable()
+                self._write_checked = time.monotonic()
+            return self._write_error
+        finally:
+            self._lock.release()
 
     def filesystem(self) -> dict[str, Any]:
         error = self.writable_error()

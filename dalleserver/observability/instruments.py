@@ -32,8 +32,11 @@ class Instruments:
                                        "HTTP requests answered", ("route", "method", "status"))
         self.http_duration = r.histogram("dalleserver_http_request_duration_seconds",
                                          "Time to answer an HTTP request", ("route",))
+        # set by the HTTP server, which counts requests without a lock
+        self.http_in_flight_source: Callable[[], float] = lambda: 0.0
         self.http_in_flight = r.gauge("dalleserver_http_requests_in_flight",
-                                      "HTTP requests being answered now")
+                                      "HTTP requests being answered now",
+                                      callback=lambda: self.http_in_flight_source())
         self.connections_rejected = r.counter(
             "dalleserver_connections_rejected_total",
             "Connections refused because the connection cap was reached")

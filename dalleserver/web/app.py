@@ -73,7 +73,6 @@ class App:
     # -- middleware ---------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
         """Route and run a request; every failure becomes an envelope, never a crash."""
-        self.instruments.http_in_flight.inc()
         try:
             kind, route, params, allowed = self.router.resolve(request.method, request.path)
             if kind is Match.NONE:
@@ -96,8 +95,6 @@ class App:
                 ApiError("INTERNAL_SERVER_ERROR",
                          "the server hit an unexpected error; it keeps serving"),
                 request.request_id)
-        finally:
-            self.instruments.http_in_flight.dec()
 
     def record(self, request: Request | None, response: Response, seconds: float, sent: int,
                rid: str, peer: str, method: str, target: str) -> None:

@@ -52,11 +52,30 @@ def _not_modified(request: Request, etag: str, mtime: float) -> bool:
 
 def file_response(request: Request, path: Path, cache_control: str = "public, max-age=300",
                   content_type: str | None = None) -> Response:
-    """200, 206, 304 or 416 for a regular file; raises ApiError NOT_FOUND when it is gone."""
+    """200, 206, 304 or 416 for a regular file; raises ApiError NOT_FOUND when it is gone.
+
+    The file is opened once and described with fstat, so the bytes sent always match the
+    ETag even when the file is replaced meanwhile (replacement is a rename).
+    """
     try:
-        stat = os.stat(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         raise ApiError("NOT_FOUND", "file not found") from None
+    try:
+        stat = os.fstat(fd)
+        response = _file_answer(request, path, stat, cache_control, content_type)
+    except BaseException:
+        os.close(fd)
+        raise
+    if response.file_length and response.status in (200, 206) and request.method != "HEAD":
+        response.file_fd = fd
+    else:
+        os.close(fd)
+    return response
+
+
+def _file_answer(request: Request, path: Path, stat: os.stat_result, cache_control: str,
+                 content_type: str | None) -> Response:
     etag = etag_for(stat)
     headers = {
         "ETag": etag,
@@ -80,8 +99,7 @@ def file_response(request: Request, path: Path, cache_control: str = "public, ma
             offset, length = parsed
             status = 206
             headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{size}"
-    return Response(status, b"", ctype, headers, file_path=path, file_offset=offset,
-                    file_length=length)
+    return Response(status, b"", ctype, headers, file_offset=offset, file_length=length)
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
+import random
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -37,6 +36,8 @@ REASONS = {
     503: "Service Unavailable",
 }
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# request IDs need to be unique-ish, not secret: a seeded PRNG avoids a syscall per request
+_ids = random.Random()
 JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -46,7 +47,7 @@ def request_id_from(header: str | None) -> str:
     """The client's X-Request-ID when it is 1-64 safe characters, else a new 8-hex ID."""
     if header and _REQUEST_ID.match(header):
         return header
-    return secrets.token_hex(4)
+    return f"{_ids.getrandbits(32):08x}"
 
 
 def rfc3339_now() -> str:
@@ -106,20 +107,28 @@ class Response:
     body: bytes = b""
     content_type: str = JSON_TYPE
     headers: dict[str, str] = field(default_factory=dict)
-    file_path: Path | None = None  # sent with sendfile
+    file_fd: int | None = None  # an open file, sent with sendfile and closed by the server
     file_offset: int = 0
     file_length: int = 0
     stream: Callable[[Callable[[bytes], None]], None] | None = None  # long-lived (SSE)
 
     @property
     def length(self) -> int:
-        return self.file_length if self.file_path is not None else len(self.body)
+        if self.file_length or self.file_fd is not None:
+            return self.file_length
+        return len(self.body)
 
 
 def envelope(data: Any, request_id: str, status: int = 200,
              headers: dict[str, str] | None = None) -> Response:
     doc = {"success": True, "data": data, "request_id": request_id}
     return Response(status, _dumps(doc), JSON_TYPE, dict(headers or {}))
+
+
+def envelope_json(data_json: bytes, request_id: str, status: int = 200) -> Response:
+    """An envelope around data that is already JSON (cached progress snapshots)."""
+    body = b'{"success":true,"data":' + data_json + b',"request_id":' + _dumps(request_id) + b"}"
+    return Response(status, body, JSON_TYPE)
 
 
 def error_response(error: ApiError, request_id: str) -> Response:

@@ -7,7 +7,9 @@ requests on a keep-alive connection, so a slow client holds at most its own thre
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import socket
 import threading
 import time
@@ -37,38 +39,38 @@ MAX_BODY = 1024 * 1024
 HEADER_TIMEOUT = 10.0
 BODY_TIMEOUT = 30.0
 IDLE_TIMEOUT = 120.0
+SEND_TIMEOUT = 120.0  # a client that does not read a file response for this long is cut
 SERVER_NAME = f"dalleserver/{__version__}"
 
 
 class Deadlines:
-    """Closes connections whose current deadline passed (checked every 0.5 s)."""
+    """Closes connections whose current deadline passed (checked every 0.5 s).
+
+    The hot path takes no lock: single dict stores and pops are atomic in CPython, and the
+    reaper works on a copy.
+    """
 
     def __init__(self) -> None:
         self._deadlines: dict[socket.socket, float] = {}
-        self._idle: set[socket.socket] = set()
-        self._lock = threading.Lock()
+        self._idle: dict[socket.socket, bool] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="deadline-reaper", daemon=True)
         self._thread.start()
 
     def watch(self, conn: socket.socket, seconds: float, idle: bool = False) -> None:
-        with self._lock:
-            self._deadlines[conn] = time.monotonic() + seconds
-            if idle:
-                self._idle.add(conn)
-            else:
-                self._idle.discard(conn)
+        self._deadlines[conn] = time.monotonic() + seconds
+        if idle:
+            self._idle[conn] = True
+        else:
+            self._idle.pop(conn, None)
 
     def clear(self, conn: socket.socket) -> None:
-        with self._lock:
-            self._deadlines.pop(conn, None)
-            self._idle.discard(conn)
+        self._deadlines.pop(conn, None)
+        self._idle.pop(conn, None)
 
     def close_idle(self) -> None:
         """Shutdown: wake every connection that is waiting for a next request."""
-        with self._lock:
-            idle = list(self._idle)
-        for conn in idle:
+        for conn in list(self._idle.copy()):
             _shutdown_quietly(conn)
 
     def stop(self) -> None:
@@ -77,13 +79,11 @@ class Deadlines:
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
             now = time.monotonic()
-            with self._lock:
-                late = [c for c, d in self._deadlines.items() if d < now]
-                for conn in late:
-                    del self._deadlines[conn]
-                    self._idle.discard(conn)
+            late = [c for c, d in self._deadlines.copy().items() if d < now]
             for conn in late:
-                _shutdown_quietly(conn)
+                if self._deadlines.get(conn, now + 1) < now:
+                    self.clear(conn)
+                    _shutdown_quietly(conn)
 
 
 def _shutdown_quietly(conn: socket.socket) -> None:
@@ -103,8 +103,10 @@ class DalleHTTPServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.slots = threading.BoundedSemaphore(max_connections)
         self.deadlines = Deadlines()
-        self.busy = 0
-        self._busy_lock = threading.Condition()
+        # requests in flight = started - finished; next() on itertools.count is atomic
+        self._started = itertools.count()
+        self._finished = itertools.count()
+        app.instruments.http_in_flight_source = lambda: float(self.busy)
         super().__init__(address, RequestHandler)
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
@@ -138,28 +140,32 @@ class DalleHTTPServer(ThreadingHTTPServer):
             self.slots.release()
 
     def request_started(self) -> None:
-        with self._busy_lock:
-            self.busy += 1
+        next(self._started)
 
     def request_finished(self) -> None:
-        with self._busy_lock:
-            self.busy -= 1
-            self._busy_lock.notify_all()
+        next(self._finished)
+
+    @property
+    def busy(self) -> int:
+        # each count's repr is its next value; reading both is lock-free
+        return _peek(self._started) - _peek(self._finished)
 
     def wait_for_requests(self, timeout: float) -> bool:
         """Wait until no request is being handled; False when ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
-        with self._busy_lock:
-            while self.busy > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._busy_lock.wait(remaining)
+        while self.busy > 0:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
         return True
 
     def server_close(self) -> None:
         super().server_close()
         self.deadlines.stop()
+
+
+def _peek(counter: itertools.count) -> int:
+    return int(repr(counter)[6:-1])
 
 
 def _overloaded_response() -> bytes:
@@ -291,6 +297,25 @@ class RequestHandler(BaseHTTPRequestHandler):
             body=body,
         )
 
+    def _send_file(self, head: bytes, fd: int, offset: int, length: int) -> int:
+        """Headers (held back with MSG_MORE so they leave with the first file bytes), then
+        the file by os.sendfile on a blocking socket; the reaper bounds a stalled client."""
+        conn = self.connection
+        conn.sendall(head, socket.MSG_MORE if hasattr(socket, "MSG_MORE") else 0)
+        self.server.deadlines.watch(conn, SEND_TIMEOUT)
+        conn.settimeout(None)
+        sent = 0
+        try:
+            while sent < length:
+                n = os.sendfile(conn.fileno(), fd, offset + sent, length - sent)
+                if n == 0:
+                    break
+                sent += n
+        finally:
+            conn.settimeout(IDLE_TIMEOUT + 5)
+            self.server.deadlines.clear(conn)
+        return sent
+
     def send_error(self, code: int, message: str | None = None,
                    explain: str | None = None) -> None:
         """Errors found by the stdlib parser (bad request line, version) as envelopes."""
@@ -330,10 +355,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             if head_only or response.status == 304:
                 conn.sendall(head)
-            elif response.file_path is not None:
-                conn.sendall(head)
-                with open(response.file_path, "rb") as handle:
-                    sent = conn.sendfile(handle, response.file_offset, response.file_length)
+            elif response.file_fd is not None:
+                sent = self._send_file(head, response.file_fd, response.file_offset,
+                                       response.file_length)
             elif response.stream is not None:
                 conn.sendall(head)
                 counter = [0]
@@ -350,6 +374,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
         finally:
+            if response.file_fd is not None:
+                os.close(response.file_fd)
+                response.file_fd = None
             self.server.app.record(request, response, time.perf_counter() - started, sent, rid,
                                    self.client_address[0], self.command or "-",
                                    getattr(self, "path", "-"))

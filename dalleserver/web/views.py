@@ -14,7 +14,14 @@ from dalleserver.jobs.progress import Key
 from dalleserver.web import gallery, ops
 from dalleserver.web.files import file_response
 from dalleserver.web.guards import require_admin
-from dalleserver.web.http import ApiError, Request, Response, envelope, sse_event
+from dalleserver.web.http import (
+    ApiError,
+    Request,
+    Response,
+    envelope,
+    envelope_json,
+    sse_event,
+)
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
@@ -111,7 +118,7 @@ def dalle(app: App, request: Request) -> Response:
     if not generate:
         if png.is_file():
             return file_response(request, png, cache_control="public, max-age=60")
-        return envelope(app.board.snapshot(key) or {}, request.request_id)
+        return envelope_json(app.board.snapshot_json(key) or b"{}", request.request_id)
     return _generate(app, request, key)
 
 
@@ -151,6 +158,9 @@ def _generate(app: App, request: Request, key: Key) -> Response:
     if submission.created:
         app.limiter.consume(request.client_ip)
         return envelope(submission.snapshot, request.request_id, status=202)
+    cached = app.board.snapshot_json(key)
+    if cached is not None:
+        return envelope_json(cached, request.request_id)
     return envelope(submission.snapshot, request.request_id)
 
 
