@@ -36,9 +36,14 @@ test-browser: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check dalleserver tests bench
 
+# Benchmarks with baselines in the same run; the HTTP ones use wrk and nginx when
+# installed (apt-get install wrk nginx-light), a Python load generator otherwise.
 bench: $(VENV)/.installed
 	$(BIN)/python bench/dress.py
 	$(BIN)/python bench/generate.py
+	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/overload.py
 
 # One self-contained executable in dist/ (pinned build tools, fixed hash seed).
 binary: | $(BIN)/python

@@ -56,17 +56,23 @@ def main() -> int:
         address, png = find_big_png(server)
         path = f"/dalle/{SERIES}/{address}"
         print(f"PNG: {png.stat().st_size / 1e6:.2f} MB at {path}")
-        nginx = Nginx(path, png)
         try:
-            for connections in (10, 50):
-                ours = load(server.url(path), connections, seconds)
-                theirs = load(nginx.url(path), connections, seconds)
-                print(f"cache-hit PNG, {connections} connections")
-                print(f"  dalleserver {ours.line()}")
-                print(f"  nginx       {theirs.line()}")
-                print(ratio_line("dalleserver / nginx", ours, theirs, 0.8))
-        finally:
-            nginx.stop()
+            nginx = Nginx(path, png)
+        except FileNotFoundError:
+            nginx = None
+            print("nginx is not installed: the PNG comparison is skipped "
+                  "(apt-get install nginx-light)")
+        if nginx is not None:
+            try:
+                for connections in (10, 50):
+                    ours = load(server.url(path), connections, seconds)
+                    theirs = load(nginx.url(path), connections, seconds)
+                    print(f"cache-hit PNG, {connections} connections")
+                    print(f"  dalleserver {ours.line()}")
+                    print(f"  nginx       {theirs.line()}")
+                    print(ratio_line("dalleserver / nginx", ours, theirs, 0.8))
+            finally:
+                nginx.stop()
 
         for name, route in (("/readyz", "/readyz"),
                             ("progress poll", f"{path}?generate=1")):
