@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,6 +36,17 @@ class Client:
 
     def get(self, path: str, **kw):
         return self.request("GET", path, **kw)
+
+
+def wait_done(runtime, key, timeout: float = 20):
+    """The snapshot of a run once it is done (fails the test after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = runtime.board.snapshot(key)
+        if snap and snap["done"]:
+            return snap
+        time.sleep(0.01)
+    raise AssertionError("generation did not finish")
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 import json
 import threading
-import time
 
 import pytest
 from PIL import Image
@@ -12,6 +11,7 @@ from dalleserver.jobs.manager import QueueFull, ShuttingDown
 from dalleserver.jobs.pipeline import CANCELLED
 from dalleserver.runtime import build_runtime
 from tests.backends import GatedBackend
+from tests.server_util import wait_done
 
 ADDRESSES = ["0x" + f"{i:02x}" * 20 for i in range(1, 40)]
 A = ADDRESSES[0]
@@ -24,16 +24,6 @@ def make(tmp_path, backend, workers=2, queue_size=64, backend_name="local"):
     runtime = build_runtime(config, backend=backend)
     runtime.jobs.start()
     return runtime
-
-
-def wait_done(runtime, key, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        snap = runtime.board.snapshot(key)
-        if snap and snap["done"]:
-            return snap
-        time.sleep(0.01)
-    raise AssertionError("generation did not finish")
 
 
 def test_generation_writes_every_file(tmp_path):

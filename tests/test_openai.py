@@ -16,6 +16,7 @@ from dalleserver.provider.images import image_payload, orientation
 from dalleserver.runtime import build_runtime
 from tests import openai_double as od
 from tests.conftest import write_series
+from tests.server_util import wait_done
 
 KEY = "sk-test-" + "q" * 40
 A = "0x" + "7a" * 20
@@ -45,14 +46,7 @@ def make(tmp_path, api, env=None, breaker=None, workers=2):
 
 def generate(runtime, series="songbird-morning", address=A, timeout=30):
     runtime.jobs.submit(series, address)
-    deadline = time.monotonic() + timeout
-    key = (series, address)
-    while time.monotonic() < deadline:
-        snap = runtime.board.snapshot(key)
-        if snap and snap["done"]:
-            return snap
-        time.sleep(0.01)
-    raise AssertionError("generation did not finish")
+    return wait_done(runtime, (series, address), timeout)
 
 
 def metric(runtime, family, **labels):

@@ -21,17 +21,10 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 
 from dalleserver.dress.model import DalleDress
 from dalleserver.dress.prompts import split_row
-from dalleserver.imaging.motifs import Masks, View, draw_creature
-from dalleserver.imaging.techniques import (
-    RGB,
-    SIZE,
-    TECHNIQUE_FUNCTIONS,
-    Palette,
-    Scene,
-    luma,
-    mix,
-    paint,
-)
+from dalleserver.imaging.canvas import RGB, SIZE, Palette, Scene, luma, mix, paint
+from dalleserver.imaging.motifs import draw_creature
+from dalleserver.imaging.pen import Masks, View
+from dalleserver.imaging.techniques import TECHNIQUE_FUNCTIONS
 
 TECHNIQUES: tuple[str, ...] = tuple(TECHNIQUE_FUNCTIONS)
 

@@ -13,130 +13,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from random import Random
 
-from PIL import Image, ImageDraw
-
-Point = tuple[float, float]
-
-
-@dataclass(frozen=True)
-class View:
-    """How the creature is seen: ``lean`` narrows the top (>0, from below) or the bottom (<0,
-    from above), ``squash`` and ``shear`` turn it, ``tilt`` rotates it (degrees), and
-    ``sideways`` lays a head-up drawing down to face left (-1) or right (1)."""
-
-    lean: float = 0.0
-    squash: float = 1.0
-    shear: float = 0.0
-    tilt: float = 0.0
-    sideways: int = 0
+from dalleserver.imaging.pen import (
+    Masks,
+    Pen,
+    View,
+    wiggle,
+)
 
 
-@dataclass
-class Masks:
-    """Grey masks of one creature: the body, the body grown for its outline, and markings."""
-
-    body: Image.Image
-    outline: Image.Image
-    detail: Image.Image
-
-    def transform(self, op: Callable[[Image.Image], Image.Image]) -> Masks:
-        return Masks(op(self.body), op(self.outline), op(self.detail))
-
-
-class Pen:
-    """Draws unit-square primitives onto the three masks, mirrored about x = 0 by default."""
-
-    def __init__(self, size: int, grow: float, view: View) -> None:
-        self.size, self.grow, self.view = size, grow, view
-        self._cos, self._sin = math.cos(math.radians(view.tilt)), math.sin(math.radians(view.tilt))
-        self.scale = size * 0.42  # leaves a margin for limbs that reach past the unit square
-        self.masks = Masks(*(Image.new("L", (size, size), 0) for _ in range(3)))
-        self._body = ImageDraw.Draw(self.masks.body)
-        self._outline = ImageDraw.Draw(self.masks.outline)
-        self._detail = ImageDraw.Draw(self.masks.detail)
-
-    def _px(self, pts: list[Point], flip: bool) -> list[Point]:
-        s, c, v, cos, sin = self.scale, self.size / 2, self.view, self._cos, self._sin
-        out = []
-        for x, y in pts:
-            if flip:
-                x = -x
-            if v.sideways:
-                x, y = -v.sideways * y, -x
-            x = x * (1 + v.lean * y) * v.squash + v.shear * y
-            out.append((c + (x * cos - y * sin) * s, c + (x * sin + y * cos) * s))
-        return out
-
-    def _targets(self, detail: bool, erase: bool):
-        if detail:
-            return ((self._detail, 0.0, 0 if erase else 255),)
-        return ((self._body, 0.0, 255), (self._outline, self.grow, 255))
-
-    def poly(self, pts: list[Point], mirror: bool = True, detail: bool = False,
-             erase: bool = False) -> None:
-        for flip in (False, True) if mirror else (False,):
-            px = self._px(pts, flip)
-            for draw, grow, fill in self._targets(detail, erase):
-                draw.polygon(px, fill=fill)
-                if grow:
-                    draw.line([*px, px[0]], fill=fill, width=round(2 * grow), joint="curve")
-
-    def oval(self, x: float, y: float, rx: float, ry: float, angle: float = 0.0,
-             mirror: bool = True, detail: bool = False, erase: bool = False) -> None:
-        """An ellipse, optionally rotated by ``angle`` degrees (drawn as a 28-gon)."""
-        for flip in (False, True) if mirror and x else (False,):
-            for draw, grow, fill in self._targets(detail, erase):
-                g = grow / self.scale
-                a = math.radians(angle)
-                pts = [(x + (rx + g) * math.cos(t) * math.cos(a) - (ry + g) * math.sin(t) *
-                        math.sin(a), y + (rx + g) * math.cos(t) * math.sin(a) + (ry + g) *
-                        math.sin(t) * math.cos(a)) for t in (i * math.pi / 14 for i in range(28))]
-                draw.polygon(self._px(pts, flip), fill=fill)
-
-    def limb(self, pts: list[Point], w0: float, w1: float, mirror: bool = True,
-             detail: bool = False) -> None:
-        """A stroke along ``pts`` tapering from width w0 to w1, with rounded ends."""
-        n = len(pts)
-        for flip in (False, True) if mirror else (False,):
-            for draw, grow, fill in self._targets(detail, False):
-                g = 2 * grow / self.scale
-                left, right = [], []
-                for i, (x, y) in enumerate(pts):
-                    ax, ay = pts[max(i - 1, 0)]
-                    bx, by = pts[min(i + 1, n - 1)]
-                    dx, dy = bx - ax, by - ay
-                    d = math.hypot(dx, dy) or 1.0
-                    half = (w0 + (w1 - w0) * i / (n - 1) + g) / 2
-                    left.append((x - dy / d * half, y + dx / d * half))
-                    right.append((x + dy / d * half, y - dx / d * half))
-                draw.polygon(self._px(left + right[::-1], flip), fill=fill)
-                for (x, y), w in ((pts[0], w0 + g), (pts[-1], w1 + g)):
-                    (cx, cy), = self._px([(x, y)], flip)
-                    r = w * self.scale / 2
-                    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-
-    def eyes(self, x: float, y: float, r: float, mirror: bool = True) -> None:
-        """Eyes as rings of marking with the body showing through as the pupil's glint."""
-        self.oval(x, y, r, r, mirror=mirror, detail=True)
-        self.oval(x - r * 0.3, y - r * 0.3, r * 0.3, r * 0.3, mirror=mirror, detail=True,
-                  erase=True)
-
-
-def wiggle(x0: float, y0: float, angle: float, length: float, curl: float, n: int = 8,
-           phase: float = 0.0) -> list[Point]:
-    """Points of a curling tentacle/antenna starting at (x0, y0) heading ``angle`` radians."""
-    pts, x, y = [], x0, y0
-    for i in range(n):
-        pts.append((x, y))
-        a = angle + curl * math.sin(phase + i * 0.7) + curl * i / n
-        x, y = x + math.cos(a) * length / n, y + math.sin(a) * length / n
-    return pts
-
-
-# -- body plans: each draws one creature with proportions varied by the seed ---------------
 def mammal(pen: Pen, rng: Random, order: str) -> None:
     bw, hr = rng.uniform(0.3, 0.42), rng.uniform(0.22, 0.3)
     hy = -0.3 - hr * 0.8
