@@ -151,6 +151,12 @@ SETTINGS: tuple[Setting, ...] = (
             "a style such as vivid or natural"),
     Setting("image_timeout", "TB_DALLE_IMAGE_TIMEOUT", None, 300.0, _parse_positive_duration,
             "a positive " + DURATION_FORM),
+    Setting("breaker_failures", "TB_DALLE_BREAKER_FAILURES", None, 5, _parse_int(1, 1000),
+            "consecutive failures that open a breaker, an integer from 1 to 1000"),
+    Setting("breaker_reset", "TB_DALLE_BREAKER_RESET", None, 30.0, _parse_positive_duration,
+            "how long an open breaker fails fast, a positive " + DURATION_FORM),
+    Setting("breaker_successes", "TB_DALLE_BREAKER_SUCCESSES", None, 2, _parse_int(1, 100),
+            "half-open successes that close a breaker, an integer from 1 to 100"),
     Setting("admin_token", "TB_DALLE_ADMIN_TOKEN", "--admin-token", "", _parse_text, "a token"),
     Setting("trusted_proxies", "TB_DALLE_TRUSTED_PROXIES", None, (), _parse_proxies,
             "a comma-separated list of IP addresses or CIDR networks"),
@@ -190,6 +196,9 @@ class Config:
     image_quality: str
     image_style: str
     image_timeout: float
+    breaker_failures: int
+    breaker_reset: float
+    breaker_successes: int
     admin_token: str = field(repr=False)
     trusted_proxies: tuple[str, ...]
     rate_limit: int

@@ -16,9 +16,6 @@ from dalleserver.jobs.progress import PhaseStats, ProgressBoard
 from dalleserver.observability.instruments import Instruments
 from dalleserver.storage import DataDir
 
-BREAKER_FAILURES = 5
-BREAKER_RESET_SECONDS = 30.0
-BREAKER_SUCCESSES = 2
 
 
 @dataclass
@@ -46,9 +43,9 @@ def build_provider(config: Config, instruments: Instruments,
     from dalleserver.resilience.breaker import CircuitBreaker
 
     client = OpenAIClient(config.openai_api_key)
-    options: dict[str, Any] = {"failure_threshold": BREAKER_FAILURES,
-                               "reset_timeout": BREAKER_RESET_SECONDS,
-                               "success_threshold": BREAKER_SUCCESSES,
+    options: dict[str, Any] = {"failure_threshold": config.breaker_failures,
+                               "reset_timeout": config.breaker_reset,
+                               "success_threshold": config.breaker_successes,
                                "is_failure": is_breaker_failure}
     options.update(breaker_options or {})
     breakers = {name: CircuitBreaker(name, **options) for name in ("chat", "images")}

@@ -88,3 +88,31 @@ def test_disk_full_fails_cleanly(tmp_path):
     leftovers = [p for p in out.rglob("*") if p.is_file() and p.suffix == ".png"]
     assert leftovers == []
     assert not [p for p in out.rglob(".*.tmp")]
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    """With stderr on a TTY, generate draws a live bar (phase, percent, ETA) in place."""
+    import os
+    import pty
+
+    main, side = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "dalleserver", "generate", "cold-fury", A,
+                             "--data-dir", str(tmp_path / "data")], cwd=REPO,
+                            env=clean_env(HOME=str(tmp_path)), stdout=subprocess.PIPE,
+                            stderr=side)
+    os.close(side)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    out, _ = proc.communicate(timeout=120)
+    os.close(main)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0 and out.strip().endswith(b".png")
+    assert "\r[" in screen and "100.0%" in screen and "ETA" in screen
+    assert "completed" in screen

@@ -221,8 +221,8 @@ def test_timeouts_are_retried_and_counted(tmp_path, api):
 
 def test_breaker_opens_fails_fast_half_opens_and_closes(tmp_path, api):
     api.script("images", *[od.server_error(503) for _ in range(6)])
-    runtime, _ = make(tmp_path, api, env={"TB_DALLE_NO_ENHANCE": "1"},
-                      breaker={"reset_timeout": 0.4}, workers=1)
+    runtime, _ = make(tmp_path, api, env={"TB_DALLE_NO_ENHANCE": "1",
+                                          "TB_DALLE_BREAKER_RESET": "400ms"}, workers=1)
     first = generate(runtime, address=ADDRESSES[0])  # 3 failures
     second = generate(runtime, address=ADDRESSES[1])  # 2 more: the breaker opens
     assert "HTTP 503" in first["error"]
@@ -246,6 +246,20 @@ def test_breaker_opens_fails_fast_half_opens_and_closes(tmp_path, api):
     assert generate(runtime, address=ADDRESSES[4])["error"] == ""
     assert generate(runtime, address=ADDRESSES[5])["error"] == ""
     assert runtime.breakers["images"].state == "closed"
+
+
+def test_breaker_settings_come_from_the_configuration(tmp_path, api):
+    runtime, _ = make(tmp_path, api, env={"TB_DALLE_BREAKER_FAILURES": "2",
+                                          "TB_DALLE_BREAKER_SUCCESSES": "3",
+                                          "TB_DALLE_BREAKER_RESET": "1m"})
+    snapshot = runtime.breakers["images"].snapshot()
+    assert snapshot["state"] == "closed"
+    breaker = runtime.breakers["images"]
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            breaker.call(lambda: (_ for _ in ()).throw(RuntimeError("down")))
+    assert breaker.state == "open"
+    assert 50 < breaker.snapshot()["retry_after"] <= 60
 
 
 def test_chat_breaker_does_not_block_images(tmp_path, api):

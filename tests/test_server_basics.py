@@ -200,3 +200,19 @@ def test_errors_report_and_clear(server):
     # the Prometheus counter is never reset
     _, body = client.get("/metrics")
     assert 'dalleserver_error_code_total{code="NOT_FOUND"}' in body.decode()
+
+
+def test_connection_cap_refuses_cleanly(tmp_path):
+    env = {"TB_DALLE_MAX_CONNECTIONS": "3"}
+    with running_server(tmp_path, env=env) as (client, _):
+        held = [socket.create_connection(("127.0.0.1", client.port), timeout=10)
+                for _ in range(3)]
+        time.sleep(0.2)
+        answer = _raw(client.port, b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in answer
+        for sock in held:
+            sock.close()
+        time.sleep(0.3)
+        assert client.get("/livez")[0].status == 200  # slots come back
+        _, body = client.get("/metrics")
+        assert "dalleserver_connections_rejected_total 1" in body.decode()

@@ -302,3 +302,15 @@ def test_thumbnails_are_made_once_and_cached(gated):
     assert client.get(f"/thumbs/empty/{B}")[0].status == 404
     response, body = client.get(f"/preview/card/empty/{A}")
     assert response.status == 200 and b'class="card"' in body
+
+
+def test_gallery_leaves_out_hidden_series(gated):
+    client, app, _ = gated
+    client.json("GET", f"/dalle/nocturne/{A}?generate=1")
+    wait_done(client, f"/dalle/nocturne/{A}")
+    assert "nocturne" in client.get("/preview")[1].decode()
+    (app.data_dir.series_dir).mkdir(parents=True, exist_ok=True)
+    (app.data_dir.series_dir / "nocturne.json").write_text('{"deleted": true}')
+    app.catalog.series.refresh(force=True)
+    page = client.get("/preview")[1].decode()
+    assert f'data-address="{A}"' not in page
