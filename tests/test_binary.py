@@ -83,6 +83,12 @@ def test_the_binary_as_a_user_runs_it(binary, tmp_path):
                 break
             time.sleep(0.1)
         assert body[:8] == b"\x89PNG\r\n\x1a\n"
+        status, _, body = _get(port, "/preview")
+        assert status == 200 and b"/preview/assets/preview.js" in body
+        status, headers, body = _get(port, "/preview/assets/preview.js")
+        assert status == 200 and b"EventSource" in body
+        status, headers, _ = _get(port, f"/thumbs/nocturne/{A}")
+        assert status == 200 and headers.get("Content-Type") == "image/jpeg"
         status, _, body = _get(port, "/metrics")
         families = {f.name for f in text_string_to_metric_families(body.decode())}
         assert {"dalleserver_up", "dalleserver_generations", "process_open_fds"} <= families
