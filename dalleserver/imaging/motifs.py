@@ -16,68 +16,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from random import Random
 
+from dalleserver.imaging.mammals import mammal
 from dalleserver.imaging.pen import (
     Masks,
     Pen,
     View,
     wiggle,
 )
-
-
-def mammal(pen: Pen, rng: Random, order: str) -> None:
-    bw, hr = rng.uniform(0.3, 0.42), rng.uniform(0.22, 0.3)
-    hy = -0.3 - hr * 0.8
-    if "bat" in order:  # membrane wings: finger bones with a scalloped edge between them
-        wrist = (0.55, -0.45)
-        tips = [(0.98, -0.25), (0.95, 0.2), (0.7, 0.45)]
-        edge = [(0.15, -0.2), wrist, tips[0]]
-        for (ax, ay), (bx, by) in zip(tips, [*tips[1:], (0.3, 0.35)], strict=True):
-            edge += [((ax + bx) / 2 - 0.1, (ay + by) / 2 - 0.02), (bx, by)]
-        pen.poly(edge)
-        for tip in tips:
-            pen.limb([(0.15, -0.15), wrist, tip], 0.05, 0.025)
-    pen.oval(0, 0.28, bw, 0.5)
-    pen.oval(bw * 0.85, 0.55, 0.22, 0.3)
-    pen.oval(bw * 0.85 + 0.1, 0.86, 0.17, 0.07)
-    pen.limb([(0.13, 0.2), (0.15, 0.84)], 0.15, 0.12)
-    pen.oval(0.16, 0.87, 0.11, 0.065)
-    pen.oval(0, hy, hr * 1.1, hr)
-    if "lagomorph" in order:
-        ears = "long"
-    elif any(k in order for k in ("rodent", "primate", "marsupial", "sea cow", "bat", "probosc")):
-        ears = "round"
-    elif any(k in order for k in ("carnivor", "ungulate")):
-        ears = "pointed"
-    else:
-        ears = rng.choice(("long", "round", "pointed"))
-    if ears == "pointed":
-        pen.poly([(hr * 0.25, hy - hr * 0.6), (hr * 1.05, hy - hr * 0.25),
-                  (hr * 0.9, hy - hr * 1.75)])
-    elif ears == "round":
-        pen.oval(hr * 0.85, hy - hr * 0.75, hr * 0.4, hr * 0.4)
-    else:
-        pen.oval(hr * 0.45, hy - hr * 1.6, hr * 0.24, hr * 0.95, angle=12)
-    long_face = any(k in order for k in ("ungulate", "carnivor"))
-    pen.oval(0, hy + hr * (0.65 if long_face else 0.5), hr * 0.5, hr * (0.55 if long_face else
-                                                                          0.38))
-    if "ungulate" in order and rng.random() < 0.7:  # horns sweeping up and out
-        pen.limb(wiggle(hr * 0.35, hy - hr * 0.8, -1.3, rng.uniform(0.5, 0.8), 0.3, 6), 0.09,
-                 0.025)
-    side = rng.choice((-1, 1))
-    tail = wiggle(side * bw * 0.9, 0.72, math.pi / 2 - side * 1.4, rng.uniform(0.7, 1.0),
-                  -side * 0.9, 9)
-    pen.limb(tail, rng.uniform(0.09, 0.16), 0.05, mirror=False)
-    pen.eyes(hr * 0.42, hy - hr * 0.05, hr * 0.16)
-    pen.oval(0, hy + hr * 0.32, hr * 0.17, hr * 0.11, detail=True)  # nose
-    pen.limb([(0, hy + hr * 0.4), (0, hy + hr * 0.6), (hr * 0.2, hy + hr * 0.68)], 0.02, 0.015,
-             detail=True)
-    marking = rng.choice(("stripes", "spots", "plain"))
-    for i in range(4 if marking != "plain" else 0):  # stripes or spots down the flanks
-        y = 0.05 + i * 0.17
-        if marking == "stripes":  # short chevrons on the flanks only, so they read as fur
-            pen.limb([(bw * 1.1, y - 0.02), (bw * 0.75, y + 0.06)], 0.06, 0.02, detail=True)
-        else:
-            pen.oval(bw * (0.55 + 0.2 * (i % 2)), y, 0.045, 0.04, detail=True)
 
 
 def bird(pen: Pen, rng: Random, order: str) -> None:
@@ -466,5 +411,8 @@ def draw_creature(noun: tuple[str, ...], rng: Random, size: int, grow: float,
     if plan == "fishes":
         view = replace(view, sideways=rng.choice((-1, 1)))
     pen = Pen(size, grow, view)
-    PLANS.get(plan, vase)(pen, rng, order)
+    if plan == "mammals":  # mammals differ too much within an order: the family picks the plan
+        mammal(pen, rng, order, family)
+    else:
+        PLANS.get(plan, vase)(pen, rng, order)
     return pen.masks

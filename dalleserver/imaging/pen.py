@@ -88,11 +88,11 @@ class Pen:
                 draw.polygon(self._px(pts, flip), fill=fill)
 
     def limb(self, pts: list[Point], w0: float, w1: float, mirror: bool = True,
-             detail: bool = False) -> None:
+             detail: bool = False, erase: bool = False) -> None:
         """A stroke along ``pts`` tapering from width w0 to w1, with rounded ends."""
         n = len(pts)
         for flip in (False, True) if mirror else (False,):
-            for draw, grow, fill in self._targets(detail, False):
+            for draw, grow, fill in self._targets(detail, erase):
                 g = 2 * grow / self.scale
                 left, right = [], []
                 for i, (x, y) in enumerate(pts):
@@ -125,6 +125,86 @@ def wiggle(x0: float, y0: float, angle: float, length: float, curl: float, n: in
         a = angle + curl * math.sin(phase + i * 0.7) + curl * i / n
         x, y = x + math.cos(a) * length / n, y + math.sin(a) * length / n
     return pts
+
+
+def arc(x: float, y: float, heading: float, length: float, bend: float,
+        n: int = 7) -> list[Point]:
+    """Points of a smooth curve from (x, y), turning by ``bend`` radians over its length
+    (positive bends clockwise on screen, since y points down)."""
+    pts = [(x, y)]
+    for i in range(n):
+        a = heading + bend * (i + 0.5) / n
+        x, y = x + math.cos(a) * length / n, y + math.sin(a) * length / n
+        pts.append((x, y))
+    return pts
+
+
+class Profile:
+    """Records primitives of a creature drawn facing +x, then draws them unmirrored into a
+    pen, scaled and centred to fill the unit square, facing left (-1) or right (1). A plan
+    can so be written in its natural proportions without tracking where the antlers or the
+    tail end up.
+
+    ``far`` on a primitive shades it (a limb or ear on the far side reads as behind); a
+    near one (``far=False``) clears that shading where it crosses in front.
+    """
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[str, tuple, dict]] = []
+        self.box = [math.inf, math.inf, -math.inf, -math.inf]
+
+    def _add(self, kind: str, args: tuple, detail: bool, erase: bool,
+             far: bool | None) -> None:
+        self.ops.append((kind, args, {"detail": detail, "erase": erase}))
+        if far is not None:
+            self.ops.append((kind, args, {"detail": True, "erase": not far}))
+
+    def _see(self, pts: list[Point], r: float) -> None:
+        xs, ys = [x for x, _ in pts], [y for _, y in pts]
+        b = self.box
+        b[:] = (min(b[0], min(xs) - r), min(b[1], min(ys) - r), max(b[2], max(xs) + r),
+                max(b[3], max(ys) + r))
+
+    def oval(self, x: float, y: float, rx: float, ry: float, angle: float = 0.0,
+             detail: bool = False, erase: bool = False, far: bool | None = None) -> None:
+        if not detail:
+            self._see([(x, y)], max(rx, ry))
+        self._add("oval", (x, y, rx, ry, angle), detail, erase, far)
+
+    def poly(self, pts: list[Point], detail: bool = False, far: bool | None = None) -> None:
+        if not detail:
+            self._see(pts, 0.0)
+        self._add("poly", (pts,), detail, False, far)
+
+    def limb(self, pts: list[Point], w0: float, w1: float, detail: bool = False,
+             far: bool | None = None) -> None:
+        if not detail:
+            self._see(pts, max(w0, w1) / 2)
+        self._add("limb", (pts, w0, w1), detail, False, far)
+
+    def eye(self, x: float, y: float, r: float) -> None:
+        self.ops.append(("eye", (x, y, r), {}))
+
+    def draw(self, pen: Pen, face: int, reach: float = 0.95) -> None:
+        x0, y0, x1, y1 = self.box
+        k = 2 * reach / max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+
+        def at(pts: list[Point]) -> list[Point]:
+            return [(face * (x - cx) * k, (y - cy) * k) for x, y in pts]
+
+        for kind, args, kw in self.ops:
+            if kind == "oval":
+                x, y, rx, ry, angle = args
+                (x, y), = at([(x, y)])
+                pen.oval(x, y, rx * k, ry * k, face * angle, mirror=False, **kw)
+            elif kind == "poly":
+                pen.poly(at(args[0]), mirror=False, **kw)
+            elif kind == "limb":
+                pen.limb(at(args[0]), args[1] * k, args[2] * k, mirror=False, **kw)
+            else:
+                (x, y), = at([args[:2]])
+                pen.eyes(x, y, args[2] * k, mirror=False)
 
 
 # -- body plans: each draws one creature with proportions varied by the seed ---------------
