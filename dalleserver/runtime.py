@@ -17,7 +17,6 @@ from dalleserver.observability.instruments import Instruments
 from dalleserver.storage import DataDir
 
 
-
 @dataclass
 class Runtime:
     config: Config

@@ -314,3 +314,14 @@ def test_gallery_leaves_out_hidden_series(gated):
     app.catalog.series.refresh(force=True)
     page = client.get("/preview")[1].decode()
     assert f'data-address="{A}"' not in page
+
+
+def test_png_deleted_by_hand_is_generated_again(gated):
+    client, app, backend = gated
+    client.json("GET", f"/dalle/empty/{A}?generate=1")
+    wait_done(client, f"/dalle/empty/{A}")
+    app.data_dir.annotated("empty", A).unlink()  # not through ?remove=1: the run is retained
+    response, doc = client.json("GET", f"/dalle/empty/{A}?generate=1")
+    assert response.status == 202
+    wait_done(client, f"/dalle/empty/{A}")
+    assert backend.renders == 2

@@ -33,17 +33,27 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(frozen=True)
 class Submission:
     """What ``submit`` did: ``queued`` a new run, found it ``active`` (queued or running),
-    found it ``done`` (finished run still retained), or found the image (``cache_hit``)."""
+    found it ``done`` (a finished prompts-only run), or found the image (``cache_hit``).
 
-    state: str
-    snapshot: dict[str, Any]
+    The snapshot is rendered only when asked for: a poll usually wants the cached JSON."""
+
+    def __init__(self, state: str, board: ProgressBoard, key: Key) -> None:
+        self.state = state
+        self._board = board
+        self._key = key
 
     @property
     def created(self) -> bool:
         return self.state == "queued"
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        return self._board.snapshot(self._key) or {}
+
+    def snapshot_json(self) -> bytes:
+        return self._board.snapshot_json(self._key) or b"{}"
 
 
 class JobManager:
@@ -110,39 +120,48 @@ class JobManager:
 
     # -- work ---------------------------------------------------------------------------
     def submit(self, series: str, address: str, force: bool = False) -> Submission:
-        """Start (or join) a generation. Raises SeriesError/AddressError for bad input,
-        QueueFull when the queue is full and ShuttingDown after ``stop``."""
-        key = self.pipeline.key(series, address)
+        """Validate series and address (SeriesError/AddressError), then ``submit_key``."""
+        return self.submit_key(self.pipeline.key(series, address), force)
+
+    def submit_key(self, key: Key, force: bool = False,
+                   admit: Callable[[], None] | None = None) -> Submission:
+        """Start (or join) the generation of a validated key. ``admit`` is called just
+        before a new run is queued and may raise to refuse it (the rate limit); joining a
+        run or reading a finished one never calls it. Raises QueueFull when the queue is
+        full and ShuttingDown after ``stop``."""
         with self._cond:
             if not self._accepting:
                 raise ShuttingDown
             if key in self._active:
-                return Submission("active", self.board.snapshot(key) or {})
+                return Submission("active", self.board, key)
         if not force and self.pipeline.backend is not None and self.pipeline.image_exists(key):
             # Outside the lock: polls of finished images must not queue behind each other.
             # A cache hit is recorded once; later polls read that run while it is retained.
             run = self.board.get(key)
-            if run is not None and run.done and run.cache_hit and not run.error:
-                return Submission("cache_hit", self.board.snapshot(key) or {})
-            return Submission("cache_hit", self._record_cache_hit(key))
+            if run is None or not run.done or not run.cache_hit or run.error:
+                self._record_cache_hit(key)
+            return Submission("cache_hit", self.board, key)
         with self._cond:
             if not self._accepting:
                 raise ShuttingDown
             if key in self._active:
-                return Submission("active", self.board.snapshot(key) or {})
+                return Submission("active", self.board, key)
             run = self.board.get(key)
-            if run is not None and run.done and not run.error and not force:
-                return Submission("done", self.board.snapshot(key) or {})
+            if (self.pipeline.backend is None and not force and run is not None and run.done
+                    and not run.error):
+                return Submission("done", self.board, key)  # prompts only: nothing to redo
             if len(self._queue) >= self.queue_size:
                 raise QueueFull
+            if admit is not None:
+                admit()
             job = Job(key, force)
             self.board.start(key, self.pipeline.dress(key), queue_position=len(self._queue) + 1)
             self._queue.append(job)
             self._active[key] = job
             self._cond.notify()
-        return Submission("queued", self.board.snapshot(key) or {})
+        return Submission("queued", self.board, key)
 
-    def _record_cache_hit(self, key: Key) -> dict[str, Any]:
+    def _record_cache_hit(self, key: Key) -> None:
         board = self.board
         board.start(key, self.pipeline.dress(key))
         board.begin(key)
@@ -152,7 +171,6 @@ class JobManager:
         board.complete(key, cache_hit=True)
         if self.observer is not None:
             self.observer("cache_hit", 0.0)
-        return board.snapshot(key) or {}
 
     def _work(self) -> None:
         while True:

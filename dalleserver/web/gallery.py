@@ -4,6 +4,7 @@ card fragments."""
 from __future__ import annotations
 
 import html
+import io
 import math
 import os
 import threading
@@ -18,6 +19,7 @@ from dalleserver.address import to_checksum_address
 from dalleserver.storage import StorageError, atomic_write
 from dalleserver.web.files import file_response, resolve_inside
 from dalleserver.web.http import HTML_TYPE, ApiError, Request, Response
+from dalleserver.web.params import resolve_key
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
@@ -126,8 +128,6 @@ def preview(app: App, request: Request) -> Response:
 
 def card(app: App, request: Request) -> Response:
     """One gallery card, for the script to insert when a generation finishes."""
-    from dalleserver.web.views import resolve_key
-
     series, address = resolve_key(app, request)
     png = app.data_dir.annotated(series, address)
     try:
@@ -140,8 +140,6 @@ def card(app: App, request: Request) -> Response:
 
 def thumbnail(app: App, request: Request) -> Response:
     """A downscaled JPEG of an annotated image, made once and cached in the data dir."""
-    from dalleserver.web.views import resolve_key
-
     series, address = resolve_key(app, request)
     png = app.data_dir.annotated(series, address)
     thumb = app.data_dir.root / "cache" / "thumbs" / series / f"{address}.jpg"
@@ -159,9 +157,7 @@ def thumbnail(app: App, request: Request) -> Response:
                 image = image.convert("RGB")
                 height = round(image.height * THUMB_WIDTH / image.width)
                 small = image.resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS)
-            from io import BytesIO
-
-            buffer = BytesIO()
+            buffer = io.BytesIO()
             small.save(buffer, format="JPEG", quality=85, optimize=True)
             atomic_write(thumb, buffer.getvalue())
         except (OSError, StorageError) as exc:

@@ -7,8 +7,6 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from dalleserver.address import AddressError, normalize_address
-from dalleserver.dress import SeriesError
 from dalleserver.jobs.manager import QueueFull, ShuttingDown
 from dalleserver.jobs.progress import Key
 from dalleserver.web import gallery, ops
@@ -22,12 +20,11 @@ from dalleserver.web.http import (
     envelope_json,
     sse_event,
 )
+from dalleserver.web.params import flag, resolve_key
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
 
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off", ""}
 SSE_MIN_INTERVAL = 0.25
 SSE_HEARTBEAT = 15.0
 SSE_MAX_SECONDS = 3600.0
@@ -69,37 +66,6 @@ def register(app: App) -> None:
     r("/openapi.json", ("GET",), ops.openapi, "/openapi.json", "this API as OpenAPI 3.1")
 
 
-def flag(request: Request, name: str) -> bool:
-    if not request.has(name):
-        return False
-    value = (request.arg(name) or "").strip().lower()
-    if value in TRUE:
-        return True
-    if value in FALSE:
-        return name == "remove"  # a bare ?remove counts, like the original
-    raise ApiError("INVALID_REQUEST", f"?{name}= takes 1 or 0, got {value!r}")
-
-
-def resolve_key(app: App, request: Request) -> Key:
-    """Validate the series and address of a ``/dalle`` path."""
-    series_name = request.params.get("series", "").strip()
-    address = request.params.get("address", "").strip()
-    if not series_name:
-        raise ApiError("MISSING_PARAMETER", "the series is missing: /dalle/<series>/<address>")
-    if not address:
-        raise ApiError("MISSING_PARAMETER", "the address is missing: /dalle/<series>/<address>")
-    try:
-        series = app.catalog.series.get(series_name)
-    except SeriesError:
-        raise ApiError("INVALID_SERIES", f"unknown series {series_name!r}",
-                       details={"known": app.catalog.series.names()}) from None
-    try:
-        normalized = normalize_address(address)
-    except AddressError as exc:
-        raise ApiError("INVALID_ADDRESS", str(exc)) from None
-    return series.suffix, normalized
-
-
 def dalle_missing(app: App, request: Request) -> Response:
     resolve_key(app, request)
     raise AssertionError("unreachable")  # resolve_key raises MISSING_PARAMETER
@@ -139,36 +105,31 @@ def _remove(app: App, request: Request, key: Key) -> Response:
 
 
 def _generate(app: App, request: Request, key: Key) -> Response:
-    run = app.board.get(key)
-    running = run is not None and not run.done
-    if not running and not app.data_dir.annotated(*key).is_file():
+    def admit() -> None:
         wait = app.limiter.retry_after(request.client_ip)
         if wait:
             raise ApiError("RATE_LIMITED", "too many generation requests from this client",
                            details={"retry_after_seconds": wait},
                            headers={"Retry-After": str(wait)})
+        app.limiter.consume(request.client_ip)
+
     try:
-        submission = app.jobs.submit(*key)
+        submission = app.jobs.submit_key(key, admit=admit)
     except QueueFull:
         raise ApiError("SERVICE_UNAVAILABLE", "the generation queue is full; retry shortly",
                        headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER)}) from None
     except ShuttingDown:
         raise ApiError("SERVICE_UNAVAILABLE", "the server is shutting down",
                        headers={"Retry-After": "10"}) from None
-    if submission.created:
-        app.limiter.consume(request.client_ip)
-        return envelope(submission.snapshot, request.request_id, status=202)
-    cached = app.board.snapshot_json(key)
-    if cached is not None:
-        return envelope_json(cached, request.request_id)
-    return envelope(submission.snapshot, request.request_id)
+    return envelope_json(submission.snapshot_json(), request.request_id,
+                         status=202 if submission.created else 200)
 
 
 def dalle_events(app: App, request: Request) -> Response:
     key = resolve_key(app, request)
-    if app.board.snapshot(key) is None and app.data_dir.annotated(*key).is_file():
+    if app.board.get(key) is None and app.data_dir.annotated(*key).is_file():
         try:
-            app.jobs.submit(*key)  # records the cache hit so the stream has a final snapshot
+            app.jobs.submit_key(key)  # records the cache hit so the stream has a final snapshot
         except (QueueFull, ShuttingDown):
             pass
 
