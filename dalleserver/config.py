@@ -270,9 +270,9 @@ def load_config(
         file_values = read_env_file(env_path, required=True)
     else:
         env_path = (cwd or Path.cwd()) / ".env"
+        if not env_path.is_file():
+            env_path = None
         file_values = read_env_file(env_path, required=False)
-        if not file_values:
-            env_path = None if not env_path.is_file() else env_path
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}

@@ -26,6 +26,7 @@ import struct
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,11 +102,12 @@ class Exchange:
 # -- actions -----------------------------------------------------------------------------------
 
 
-class Action:
+class Action(ABC):
     """Something the double does with one scripted request."""
 
+    @abstractmethod
     def perform(self, exchange: Exchange) -> None:
-        raise NotImplementedError
+        """Answer (or refuse to answer) the exchange."""
 
 
 class Reply(Action):

@@ -131,3 +131,13 @@ def test_two_writers_merge_instead_of_overwriting(tmp_path):
                                                    "avgNs": int(3_000 * 0.2 + 1_000 * 0.8)}
     one.save()  # nothing pending: nothing counted twice
     assert json.loads(path.read_text())["generationRuns"] == 1
+
+
+def test_unsaveable_statistics_are_reported_not_raised(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    stats = PhaseStats(blocker / "metrics" / "stats.json")
+    stats.count_run(cache_hit=False)
+    with caplog.at_level("WARNING", logger="dalleserver.stats"):
+        stats.save()  # must not raise: a generation never fails over statistics
+    assert "could not save phase statistics" in caplog.text

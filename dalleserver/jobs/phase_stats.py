@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ PHASES = (
     "completed",
 )
 EMA_ALPHA = 0.2
+log = logging.getLogger("dalleserver.stats")
 STATS_VERSION = "v1"
 
 
@@ -118,8 +120,9 @@ class PhaseStats:
                     self._pending_runs = self._pending_hits = 0
                     payload = json.dumps(self.to_json_dict(), indent=2)
                 atomic_write(self.path, payload)
-        except (OSError, StorageError):
-            pass  # statistics are a nicety; a full disk must not fail a generation
+        except (OSError, StorageError) as exc:
+            # statistics are a nicety: a full disk must not fail a generation, but say so
+            log.warning("could not save phase statistics to %s: %s", self.path, exc)
 
     def record(self, phase: str, duration_ns: int) -> None:
         with self._lock:

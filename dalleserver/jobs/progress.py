@@ -85,17 +85,22 @@ class ProgressBoard:
         self._notify(key)
         return run
 
+    def _live(self, key: Key) -> Run | None:
+        """The run of ``key`` if it is still going (caller holds the lock)."""
+        run = self._runs.get(key)
+        return None if run is None or run.done else run
+
     def set_queue_position(self, key: Key, position: int) -> None:
         with self._lock:
-            run = self._runs.get(key)
-            if run and not run.done:
+            run = self._live(key)
+            if run is not None:
                 run.queue_position = position
 
     def begin(self, key: Key) -> None:
         """A worker picked the run up: the setup phase starts now."""
         with self._lock:
-            run = self._runs.get(key)
-            if run is None or run.done:
+            run = self._live(key)
+            if run is None:
                 return
             run.queue_position = 0
             run.phases["setup"].started_ns = now_ns()
@@ -105,8 +110,8 @@ class ProgressBoard:
     def transition(self, key: Key, phase: str) -> None:
         """End the current phase (feeding its EMA) and start ``phase``."""
         with self._lock:
-            run = self._runs.get(key)
-            if run is None or run.done:
+            run = self._live(key)
+            if run is None:
                 return
             stamp = now_ns()
             self._end_current(run, stamp)
@@ -118,8 +123,8 @@ class ProgressBoard:
 
     def skip(self, key: Key, *phases: str) -> None:
         with self._lock:
-            run = self._runs.get(key)
-            if run is None or run.done:
+            run = self._live(key)
+            if run is None:
                 return
             stamp = now_ns()
             for phase in phases:
@@ -142,8 +147,8 @@ class ProgressBoard:
         """Finish a run. Statistics are saved before the run shows ``done``, so whoever
         sees it done also finds the statistics file up to date."""
         with self._lock:
-            run = self._runs.get(key)
-            if run is None or run.done:
+            run = self._live(key)
+            if run is None:
                 return
             stamp = now_ns()
             self._end_current(run, stamp)

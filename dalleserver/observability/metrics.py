@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -43,7 +44,7 @@ def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str
     return "{" + ",".join(parts) + "}" if parts else ""
 
 
-class Metric:
+class Metric(ABC):
     kind = "untyped"
 
     def __init__(self, name: str, help_text: str, labels: Sequence[str] = ()) -> None:
@@ -58,11 +59,13 @@ class Metric:
             raise ValueError(f"{self.name} takes labels {self.label_names}, got {sorted(labels)}")
         return tuple(str(labels[n]) for n in self.label_names)
 
-    def samples(self) -> Iterable[tuple[str, str, float]]:  # (suffix, labels, value)
-        raise NotImplementedError
+    @abstractmethod
+    def samples(self) -> Iterable[tuple[str, str, float]]:
+        """(name suffix, rendered labels, value) for every sample of the family."""
 
+    @abstractmethod
     def to_json(self) -> Any:
-        raise NotImplementedError
+        """The family's values as plain JSON data."""
 
 
 class Counter(Metric):

@@ -112,6 +112,8 @@ class App:
             self.errors.record(code, route, status, target, rid)
             if code == "RATE_LIMITED":
                 ins.rate_limited.inc()
+        if not access_log.isEnabledFor(logging.INFO):
+            return  # the line and its fields cost more than the rest of this method
         client = request.client_ip if request is not None else peer
         access_log.info(
             '%s "%s %s" %d %d %.1fms id=%s', client, method, target[:2048], status, sent,
