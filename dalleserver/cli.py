@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 from dalleserver import __version__
@@ -16,6 +14,7 @@ from dalleserver.address import AddressError, normalize_address
 from dalleserver.config import Config, ConfigError, load_config
 from dalleserver.dress import Catalog, DatabaseError, SeriesError
 from dalleserver.dress.databases import ALL_DATABASES
+from dalleserver.storage import DataDir
 
 PROG = "dalleserver"
 COMMANDS = ("serve", "generate", "prompts", "series", "check")
@@ -92,28 +91,33 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(flags, env_file=getattr(args, "env_file", None))
 
 
-def _open_catalog(config: Config) -> Catalog:
-    catalog = Catalog(config.data_dir)
+def _warn_series_errors(catalog: Catalog) -> None:
     for path, reason in catalog.series.errors:
         print(f"{PROG}: warning: skipped series file {path}: {reason}", file=sys.stderr)
+
+
+def _open_catalog(config: Config) -> Catalog:
+    catalog = Catalog(config.data_dir)
+    _warn_series_errors(catalog)
     return catalog
 
 
-def _dress_or_usage(catalog: Catalog, series: str, address: str):
+def _key_or_usage(catalog: Catalog, series: str, address: str) -> tuple[str, str]:
+    """(series name, lower-cased address), or a one-line usage error."""
     try:
         normalized = normalize_address(address)
     except AddressError as exc:
         raise UsageError(f"invalid address: {exc}") from None
     try:
-        view = catalog.view(series)
+        return catalog.series.get(series).suffix, normalized
     except SeriesError as exc:
         raise UsageError(f"{exc} (run '{PROG} series' to list them)") from None
-    return view.dress(normalized)
 
 
 def cmd_prompts(args: argparse.Namespace, config: Config) -> int:
     catalog = _open_catalog(config)
-    dress = _dress_or_usage(catalog, args.series, args.address)
+    series, address = _key_or_usage(catalog, args.series, args.address)
+    dress = catalog.view(series).dress(address)
     if args.json:
         out = {
             "series": dress.series,
@@ -159,21 +163,6 @@ def cmd_series(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _check_writable(directory: Path) -> str | None:
-    """Create the folder if needed and prove a file can be written; None when fine."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / f".write_test.{os.getpid()}"
-        with open(probe, "wb") as handle:
-            handle.write(b"ok")
-            handle.flush()
-            os.fsync(handle.fileno())
-        probe.unlink()
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
-
-
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
     problems = 0
 
@@ -184,7 +173,7 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
 
     report(True, "configuration", f"image backend {config.image_backend}, "
            f"listen {config.host}:{config.port}, workers {config.workers}")
-    failure = _check_writable(config.data_dir)
+    failure = DataDir(config.data_dir).check_writable()
     report(failure is None, "data dir", f"{config.data_dir}" + (f" ({failure})" if failure else
                                                                 " is writable"))
     try:
@@ -235,20 +224,14 @@ def cmd_generate(args: argparse.Namespace, config: Config) -> int:
         runtime = build_runtime(config, workers=1)
     except StorageError as exc:
         raise UsageError(f"data dir {config.data_dir} is not usable: {exc}") from None
-    for path, reason in runtime.catalog.series.errors:
-        print(f"{PROG}: warning: skipped series file {path}: {reason}", file=sys.stderr)
-    try:
-        key = runtime.pipeline.key(args.series, args.address)
-    except AddressError as exc:
-        raise UsageError(f"invalid address: {exc}") from None
-    except SeriesError as exc:
-        raise UsageError(f"{exc} (run '{PROG} series' to list them)") from None
+    _warn_series_errors(runtime.catalog)
+    key = _key_or_usage(runtime.catalog, args.series, args.address)
     jobs = runtime.jobs
     jobs.start()
     tty = sys.stderr.isatty()
     try:
         try:
-            jobs.submit(*key, force=args.force)
+            jobs.submit_key(key, force=args.force)
         except QueueFull:  # cannot happen with a private queue, but never a traceback
             raise UsageError("the generation queue is full") from None
         last_phase = None
