@@ -14,6 +14,7 @@ from dalleserver.observability.health import HealthChecker
 from dalleserver.runtime import Runtime
 from dalleserver.web import views
 from dalleserver.web.errorlog import ErrorLog
+from dalleserver.web.gallery import GalleryIndex
 from dalleserver.web.guards import ClientResolver, RateLimiter
 from dalleserver.web.http import ApiError, Request, Response, error_response
 from dalleserver.web.router import Match, Router
@@ -42,6 +43,7 @@ class App:
         self.limiter = RateLimiter(config.rate_limit)
         self.clients = ClientResolver(config.trusted_proxies)
         self.errors = ErrorLog()
+        self.gallery = GalleryIndex()
         self.shutting_down = False
         self.started = time.time()
         self.jobs.observer = self._on_generation

@@ -99,9 +99,6 @@ class GalleryIndex:
         return out
 
 
-_INDEX = GalleryIndex()
-
-
 def _page_args(request: Request) -> tuple[int, int]:
     try:
         page = int(request.arg("page") or "1")
@@ -115,7 +112,7 @@ def _page_args(request: Request) -> tuple[int, int]:
 
 def preview(app: App, request: Request) -> Response:
     page, size = _page_args(request)
-    pictures = _INDEX.pictures(app)
+    pictures = app.gallery.pictures(app)
     pages = max(1, math.ceil(len(pictures) / size))
     if page < 1 or page > pages:
         raise ApiError("NOT_FOUND", f"page {page} does not exist (1-{pages})")
