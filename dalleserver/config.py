@@ -164,6 +164,9 @@ SETTINGS: tuple[Setting, ...] = (
             "generation triggers per client per minute, an integer (0 disables)"),
     Setting("max_connections", "TB_DALLE_MAX_CONNECTIONS", None, 512, _parse_int(1, 100_000),
             "an integer between 1 and 100000"),
+    Setting("http_threads", "TB_DALLE_HTTP_THREADS", None, 8, _parse_int(1, 256),
+            "most threads answering HTTP requests (one runs, more join while it is "
+            "blocked), an integer from 1 to 256"),
     Setting("log_level", "TB_DALLE_LOG_LEVEL", "--log-level", "info", _parse_choice(LOG_LEVELS),
             "one of " + ", ".join(LOG_LEVELS)),
     Setting("log_format", "TB_DALLE_LOG_FORMAT", "--log-format", "text",
@@ -203,6 +206,7 @@ class Config:
     trusted_proxies: tuple[str, ...]
     rate_limit: int
     max_connections: int
+    http_threads: int
     log_level: str
     log_format: str
     env_file: Path | None = None

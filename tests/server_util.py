@@ -51,8 +51,9 @@ def wait_done(runtime, key, timeout: float = 20):
 
 @contextmanager
 def running_server(tmp_path: Path, backend="from-config", flags: dict | None = None,
-                   env: dict | None = None):
-    """Yield (client, app) for a server with its data dir under ``tmp_path``."""
+                   env: dict | None = None, **server_options):
+    """Yield (client, app) for a server with its data dir under ``tmp_path``;
+    ``server_options`` go to DalleHTTPServer (engine, timeouts) and ``client.server`` is it."""
     all_flags = {"data_dir": str(tmp_path / "data"), "port": "0", "image_backend": "local"}
     all_flags.update(flags or {})
     environ = {"HOME": str(tmp_path)}
@@ -60,16 +61,19 @@ def running_server(tmp_path: Path, backend="from-config", flags: dict | None = N
     config = load_config(all_flags, environ, cwd=tmp_path)
     runtime = build_runtime(config, backend=backend)
     app = App(config, runtime)
-    server = DalleHTTPServer(("127.0.0.1", 0), app, config.max_connections)
+    server = DalleHTTPServer(("127.0.0.1", 0), app, config.max_connections,
+                             workers=config.http_threads, **server_options)
     runtime.jobs.start()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
     try:
-        yield Client(server.server_address[1]), app
+        client = Client(server.server_address[1])
+        client.server = server
+        yield client, app
     finally:
         app.shutting_down = True
         server.shutdown()
         server.server_close()
-        server.deadlines.close_idle()
+        server.drain(2)
         runtime.jobs.stop(2)

@@ -75,7 +75,8 @@ def run_server(config: Config) -> int:
         raise StartupError(str(exc)) from None
     app = App(config, runtime)
     try:
-        server = DalleHTTPServer((config.host, config.port), app, config.max_connections)
+        server = DalleHTTPServer((config.host, config.port), app, config.max_connections,
+                                 workers=config.http_threads)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise StartupError(f"port {config.port} on {config.host} is already in use "
@@ -121,8 +122,7 @@ def run_server(config: Config) -> int:
         notifier.stopping()
         server.shutdown()
         server.server_close()
-        server.deadlines.close_idle()
-        server.wait_for_requests(SHUTDOWN_GRACE)
+        server.drain(SHUTDOWN_GRACE)
         runtime.jobs.stop(SHUTDOWN_GRACE)
         # the handlers stay installed: more signals during the exit must not kill it
         log.info("stopped")
