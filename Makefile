@@ -44,6 +44,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/overload.py
+	$(BIN)/python bench/workers.py
 
 # One self-contained executable in dist/ (pinned build tools, fixed hash seed).
 binary: | $(BIN)/python

@@ -229,7 +229,8 @@ def load(url: str, connections: int, seconds: float = 5.0) -> Load:
     wrk = shutil.which("wrk")
     if wrk:
         threads = max(1, min(2, connections))
-        out = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s",
+        whole = max(1, round(seconds))  # wrk takes whole seconds only
+        out = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{whole}s",
                               "--latency", "--timeout", "10s", url],
                              capture_output=True, text=True, timeout=seconds + 60).stdout
         latencies = {p: _to_ms(v, u) for p, v, u in _WRK_LATENCY.findall(out)}

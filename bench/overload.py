@@ -1,8 +1,9 @@
 """Overload: idle connections and a burst of generation triggers (loopback only).
 
-1. 1,000 idle connections held open while normal clients (wrk, 10 connections) poll
-   /readyz: their p99 must stay under 100 ms and the server's RSS under 150 MB. The
-   baseline is the same load without the idle connections.
+1. 1,000 idle keep-alive connections (one request each, then silence) held open while
+   normal clients (wrk, 10 connections) poll /readyz: their p99 must stay under 100 ms,
+   the server's RSS under 150 MB, and every idle connection must still be open after.
+   The baseline is the same load without the idle connections.
 2. A burst of 10 x queue-size ?generate=1 requests on distinct keys: 202 up to the queue
    size (plus what the workers took at once), clean 503s with Retry-After after that, and
    every accepted generation finishes (nothing lost).
@@ -28,11 +29,29 @@ from bench.common import Server, load  # noqa: E402
 
 
 def hold_idle(port: int, count: int) -> list[socket.socket]:
+    """Keep-alive connections that made one request each and then wait, as a browser's do."""
     held = []
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"GET /livez HTTP/1.1\r\nHost: bench\r\n\r\n")
+        if not sock.recv(65536).startswith(b"HTTP/1.1 200"):
+            raise RuntimeError("an idle connection's first request failed")
         held.append(sock)
     return held
+
+
+def still_open(held: list[socket.socket]) -> int:
+    """How many held connections the server has not closed."""
+    open_count = 0
+    for sock in held:
+        sock.setblocking(False)
+        try:
+            open_count += sock.recv(1) != b""
+        except BlockingIOError:
+            open_count += 1
+        except OSError:
+            pass
+    return open_count
 
 
 def burst(server: Server, queue_size: int) -> None:
@@ -82,8 +101,11 @@ def main() -> int:
         print(f"normal clients alone          {baseline.line()}")
         print(f"with {args.idle} idle connections {loaded.line()}")
         ok = loaded.p99_ms < 100 and rss < 150e6 and not loaded.errors
+        alive = still_open(held)
+        ok = ok and alive == len(held)
         print(f"  p99 {loaded.p99_ms:.1f} ms (target < 100), RSS {rss / 1e6:.1f} MB "
-              f"(target < 150): {'PASS' if ok else 'MISS'}")
+              f"(target < 150), {alive} of {len(held)} idle connections still open: "
+              f"{'PASS' if ok else 'MISS'}")
         for sock in held:
             sock.close()
         burst(server, 64)

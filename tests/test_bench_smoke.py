@@ -26,3 +26,9 @@ def test_python_load_generator(tmp_path):
     with running_server(tmp_path) as (client, _):
         result = python_load(f"http://127.0.0.1:{client.port}/readyz", 4, 0.5)
     assert result.requests > 10 and result.errors == 0 and result.p99_ms >= result.p50_ms
+
+
+def test_worker_sweep_runs():
+    out = _run("bench/workers.py", "--threads", "1", "2", "--seconds", "0.3")
+    lines = [line for line in out.splitlines() if line.startswith("threads")]
+    assert len(lines) == 6 and all(" 0 errors" in line for line in lines)

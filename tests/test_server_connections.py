@@ -182,6 +182,12 @@ def test_a_blocked_handler_does_not_stop_the_others(tmp_path):
             assert client.get("/livez")[0].status == 200
         assert time.monotonic() - started < 1.0
         assert client.server.pool.stalls >= 1
+        metrics = client.get("/metrics")[1].decode()
+        stalls = re.search(r"^dalleserver_http_worker_stalls_total (\S+)$", metrics, re.M)
+        assert stalls and float(stalls.group(1)) >= 1
+        # the /slow client's connection and this one, at least
+        opened = re.search(r"^dalleserver_http_connections (\S+)$", metrics, re.M)
+        assert opened and float(opened.group(1)) >= 2
         release.set()
         waiter.join(5)
         assert answers[0][0].status == 200

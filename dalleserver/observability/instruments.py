@@ -37,6 +37,13 @@ class Instruments:
         self.http_in_flight = r.gauge("dalleserver_http_requests_in_flight",
                                       "HTTP requests being answered now",
                                       callback=lambda: self.http_in_flight_source())
+        self.http_connections_source: Callable[[], float] = lambda: 0.0
+        self.http_connections = r.gauge("dalleserver_http_connections",
+                                        "Client connections open now",
+                                        callback=lambda: self.http_connections_source())
+        self.http_worker_stalls = r.counter(
+            "dalleserver_http_worker_stalls_total",
+            "Times the running HTTP worker was blocked and another one was woken")
         self.connections_rejected = r.counter(
             "dalleserver_connections_rejected_total",
             "Connections refused because the connection cap was reached")

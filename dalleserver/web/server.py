@@ -61,10 +61,12 @@ class DalleHTTPServer(ThreadingHTTPServer):
         self._started = itertools.count()
         self._finished = itertools.count()
         app.instruments.http_in_flight_source = lambda: float(self.busy)
+        app.instruments.http_connections_source = lambda: float(len(self.connections))
         super().__init__(address, Connection)
         if engine == "auto":
             engine = "epoll" if hasattr(select, "epoll") else "threads"
-        self.pool = (EpollWorkers(self.connections, workers, lambda: _peek(self._started))
+        self.pool = (EpollWorkers(self.connections, workers, lambda: _peek(self._started),
+                                  on_stall=app.instruments.http_worker_stalls.inc)
                      if engine == "epoll" else None)
         self._reaper_stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="http-reaper", daemon=True)

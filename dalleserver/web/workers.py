@@ -43,11 +43,14 @@ class _Worker:
 
 class EpollWorkers:
     def __init__(self, connections: dict[int, Connection], max_workers: int,
-                 activity: Callable[[], int]) -> None:
-        """``activity`` returns a number that changes whenever requests are served."""
+                 activity: Callable[[], int],
+                 on_stall: Callable[[], None] = lambda: None) -> None:
+        """``activity`` returns a number that changes whenever requests are served;
+        ``on_stall`` is called each time the watchdog wakes another worker."""
         self.connections = connections
         self.max_workers = max(1, max_workers)
         self._activity = activity
+        self._on_stall = on_stall
         self.epoll = select.epoll()
         self._read = select.EPOLLIN | select.EPOLLONESHOT
         self._write = select.EPOLLOUT | select.EPOLLONESHOT
@@ -132,12 +135,17 @@ class EpollWorkers:
                     if since and not worker.stalled and now - since > STALL:
                         worker.stalled = True
                         self._running -= 1
+                woken = False
                 if self._running == 0 and not self._stopping:
-                    self.stalls += 1
                     if self._standing_by():
                         self._standby.notify()
+                        woken = True
                     elif len(self._workers) < self.max_workers:
                         self._start_worker()
+                        woken = True
+                    self.stalls += woken
+            if woken:
+                self._on_stall()
             current = self._activity()
             tick = TICK_BUSY if current != last else TICK_IDLE
             last = current
