@@ -72,6 +72,8 @@ def test_limits():
     assert refused(b"GET / HTTP/1.1\r\nX: " + b"b" * 9000) == "REQUEST_HEADER_FIELDS_TOO_LARGE"
     many = b"GET / HTTP/1.1" + b"".join(b"\r\nX-%d: 1" % i for i in range(101))
     assert refused(many) == "REQUEST_HEADER_FIELDS_TOO_LARGE"
+    wide = b"GET / HTTP/1.1" + b"".join(b"\r\nX-%d: " % i + b"v" * 8000 for i in range(9))
+    assert refused(wide) == "REQUEST_HEADER_FIELDS_TOO_LARGE"  # each line fits, the sum not
 
 
 def test_incomplete_heads_are_refused_once_too_long():

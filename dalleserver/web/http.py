@@ -81,7 +81,7 @@ class Request:
     path: str  # decoded path
     raw_path: str  # the path before percent-decoding
     query: dict[str, list[str]]
-    headers: Any  # email.message.Message: case-insensitive get()
+    headers: Any  # wire.Headers (or any mapping with a case-insensitive get())
     client_ip: str
     peer_ip: str
     request_id: str

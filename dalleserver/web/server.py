@@ -95,9 +95,13 @@ class DalleHTTPServer(ThreadingHTTPServer):
             return
         try:
             conn = self._adopt(request, client_address)
-            self.pool.add(conn)
         except OSError:
             self._drop(request)
+            return
+        try:
+            self.pool.add(conn)
+        except OSError:
+            conn.close()
 
     def _adopt(self, request: socket.socket, client_address) -> Connection:
         conn = self.RequestHandlerClass(self, request, client_address[0])

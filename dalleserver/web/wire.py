@@ -110,6 +110,8 @@ def check_incomplete(buffer: bytes) -> None:
 
 def parse_head(raw: bytes) -> Head:
     """The request line and header fields of one head (without its blank line)."""
+    if len(raw) > MAX_HEAD:
+        raise ApiError("REQUEST_HEADER_FIELDS_TOO_LARGE", "the request head is over 64 KiB")
     lines = raw.split(b"\n")
     request_line = lines[0].rstrip(b"\r")
     if len(request_line) > MAX_LINE:
