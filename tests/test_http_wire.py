@@ -120,3 +120,22 @@ def test_any_valid_header_set_round_trips(pairs):
     assert [(n, v.strip(" \t")) for n, v in pairs] == h.headers.items()
     for name, _ in pairs:
         assert h.headers.get(name.upper()) is not None
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_parse_or_are_refused_cleanly(raw):
+    try:
+        parsed = wire.parse_head(raw)
+    except ApiError as error:
+        assert error.status in (400, 413, 414, 431)
+    else:
+        assert parsed.method and parsed.target
+
+
+@given(st.binary(max_size=300))
+def test_any_incomplete_prefix_is_checked_cleanly(raw):
+    try:
+        wire.check_incomplete(raw)
+        wire.find_head_end(raw)
+    except ApiError as error:
+        assert error.status in (414, 431)

@@ -223,3 +223,31 @@ def test_shutdown_finishes_requests_and_closes_idle_connections(tmp_path, engine
         assert not server.connections
         idle.close()
         busy.close()
+
+
+def test_random_bytes_never_break_the_server(tmp_path, engine):
+    import random
+
+    rng = random.Random(20261124)
+    pieces = [b"GET", b" ", b"/livez", b"/dalle/x/0x", b"?generate=1", b"HTTP/1.1", b"\r\n",
+              b"\n", b":", b"Content-Length: 3", b"Transfer-Encoding: chunked", b"\x00",
+              b"\xff\xfe", b"%", b"Expect: 100-continue", b"Connection: close"]
+    with running_server(tmp_path, engine=engine, timeouts=SHORT) as (client, _):
+        for _ in range(60):
+            blob = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+            if rng.random() < 0.3:
+                blob += bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 50)))
+            with connect(client.port) as sock:
+                sock.sendall(blob + b"\r\n\r\n")
+                sock.shutdown(socket.SHUT_WR)
+                sock.settimeout(5)
+                try:
+                    answer = read_all(sock)
+                except ConnectionResetError:
+                    answer = b""
+            for status in re.findall(rb"HTTP/1.1 (\d{3}) ", answer):
+                assert status in (b"100", b"200", b"202", b"400", b"404", b"405", b"413",
+                                  b"414", b"431"), blob
+        assert client.get("/livez")[0].status == 200
+        _, metrics = client.get("/metrics")
+        assert b'status="500"' not in metrics
