@@ -70,6 +70,16 @@ def test_pipelined_requests_are_answered_in_order(tmp_path, engine):
     assert re.findall(rb"X-Request-ID: (\w+)", answer) == [b"one", b"two", b"three"]
 
 
+def test_a_long_pipeline_takes_turns_and_is_answered_in_full(tmp_path, engine):
+    with running_server(tmp_path, engine=engine) as (client, _):
+        with connect(client.port) as sock:
+            burst = b"".join(get("/livez", f"r{i}") for i in range(300))
+            sock.sendall(burst + get("/readyz", "last", close=True))
+            answer = read_all(sock)
+    ids = re.findall(rb"X-Request-ID: (\w+)", answer)
+    assert ids == [b"r%d" % i for i in range(300)] + [b"last"]
+
+
 def test_a_request_trickled_byte_by_byte(tmp_path, engine):
     with running_server(tmp_path, engine=engine) as (client, _):
         with connect(client.port) as sock:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dalleserver.server")
 
 READ, WRITE, DONE = 1, 2, 0
+TURN = 64  # reads and requests one connection may take before the others get a turn
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)
 _EMPTY_QUERY: dict[str, list[str]] = {}
 
@@ -87,7 +88,7 @@ class Connection:
             return DONE
 
     def _serve_available(self) -> int:
-        while True:
+        for _ in range(TURN):
             try:
                 found = self._take_request()
             except ApiError as error:
@@ -113,6 +114,11 @@ class Connection:
             waiting = self._answer(head, body)
             if waiting != READ:
                 return waiting
+        # A client that pipelines without pause gives up its turn here so the others get
+        # theirs. Its bytes stay buffered, where epoll cannot see them; waiting for
+        # "writable", which is true at once, brings it back after them.
+        self._arm_read_deadline()
+        return WRITE
 
     def _take_request(self) -> tuple[wire.Head, bytes] | None:
         """The next complete request in the buffer, or None while bytes are missing."""
@@ -141,6 +147,8 @@ class Connection:
         self.continued = False
         body = self.buffer[: head.length]
         self.buffer = self.buffer[head.length :]
+        if self.buffer:  # a pipelined request: its own header clock starts now
+            self.head_started = time.monotonic()
         return head, body
 
     def _arm_read_deadline(self) -> None:
