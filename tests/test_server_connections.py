@@ -205,6 +205,8 @@ def test_a_blocked_handler_does_not_stop_the_others(tmp_path):
         for _ in range(20):
             client.get("/livez")
         assert client.server.pool.threads >= 2
+        assert client.server.workers_alive()
+    assert not client.server.workers_alive()  # stopped with the server
 
 
 def test_shutdown_finishes_requests_and_closes_idle_connections(tmp_path, engine):

@@ -109,7 +109,7 @@ def run_server(config: Config) -> int:
     serving.start()
     notifier = Notifier()
     notifier.ready(f"listening on {shown_host}:{port}")
-    notifier.start_watchdog(healthy=serving.is_alive)
+    notifier.start_watchdog(healthy=lambda: serving.is_alive() and server.workers_alive())
 
     try:
         while not requested:

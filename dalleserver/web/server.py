@@ -133,6 +133,9 @@ class DalleHTTPServer(ThreadingHTTPServer):
             log.exception("connection from %s failed", conn.peer)
             conn.close()
 
+    def workers_alive(self) -> bool:
+        return self.pool is None or self.pool.alive()
+
     def forget(self, conn: Connection) -> None:
         """A connection closed: its slot comes back."""
         if self.connections.get(conn.fd) is conn:

@@ -76,6 +76,11 @@ class EpollWorkers:
     def threads(self) -> int:
         return len(self._workers)
 
+    def alive(self) -> bool:
+        """The watchdog and at least one worker are running (for the service watchdog)."""
+        return self._watchdog.is_alive() and any(
+            w.thread is not None and w.thread.is_alive() for w in self._workers)
+
     # -- workers ------------------------------------------------------------------------
     def _start_worker(self) -> None:
         """With the lock held: one more running worker."""
