@@ -6,7 +6,7 @@ import errno
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 TEXT_KINDS = ("data", "title", "terse", "prompt", "enhanced", "technical")
@@ -95,6 +95,8 @@ class DataDir:
     """Paths inside the data directory. Series and address are already validated names."""
 
     root: Path
+    _annotated: dict[tuple[str, str], Path] = field(default_factory=dict, init=False,
+                                                    repr=False, compare=False)
 
     @property
     def output(self) -> Path:
@@ -121,7 +123,14 @@ class DataDir:
         return self.metrics / "progress_phase_stats.json"
 
     def annotated(self, series: str, address: str) -> Path:
-        return self.output / series / "annotated" / f"{address}.png"
+        # every poll asks for this path; building it with pathlib cost ~5 µs each time
+        key = (series, address)
+        path = self._annotated.get(key)
+        if path is None:
+            if len(self._annotated) >= 4096:
+                self._annotated.clear()
+            path = self._annotated[key] = self.output / series / "annotated" / f"{address}.png"
+        return path
 
     def generated(self, series: str, address: str) -> Path:
         return self.output / series / "generated" / f"{address}.png"

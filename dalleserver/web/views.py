@@ -78,10 +78,10 @@ def dalle(app: App, request: Request) -> Response:
     remove = flag(request, "remove") and not head
     if generate and remove:
         raise ApiError("INVALID_REQUEST", "use either ?generate=1 or ?remove=1, not both")
-    png = app.data_dir.annotated(*key)
     if remove:
         return _remove(app, request, key)
     if not generate:
+        png = app.data_dir.annotated(*key)
         if png.is_file():
             return file_response(request, png, cache_control="public, max-age=60")
         return envelope_json(app.board.snapshot_json(key) or b"{}", request.request_id)
