@@ -36,7 +36,6 @@ log = logging.getLogger("dalleserver.server")
 READ, WRITE, DONE = 1, 2, 0
 TURN = 64  # reads and requests one connection may take before the others get a turn
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)
-_EMPTY_QUERY: dict[str, list[str]] = {}
 
 
 @dataclass(frozen=True)
@@ -76,12 +75,9 @@ class Connection:
         """Make all the progress the socket allows; return what to wait for next."""
         try:
             if self.exchange is not None:
-                if not self._flush():
-                    return WRITE
-                self._finish_exchange()
-                if self.close_after:
-                    self.close()
-                    return DONE
+                waiting = self._write_on()
+                if waiting != READ:
+                    return waiting
             return self._serve_available()
         except OSError:
             self.close()
@@ -211,7 +207,7 @@ class Connection:
             target=target,
             path=path,
             raw_path=raw_path,
-            query=Request.parse_query(query) if query else _EMPTY_QUERY,
+            query=Request.parse_query(query) if query else {},
             headers=headers,
             client_ip=self.server.app.client_ip(self.peer, headers.get("X-Forwarded-For")),
             peer_ip=self.peer,
@@ -237,7 +233,10 @@ class Connection:
         else:
             self.out = memoryview(head + response.body)
             exchange.sent = len(response.body)
-        self.deadline = time.monotonic() + self.server.timeouts.send
+        return self._write_on()
+
+    def _write_on(self) -> int:
+        """Write what the answer still owes; once it is out, close or wait for more."""
         if not self._flush():
             return WRITE
         self._finish_exchange()
@@ -272,9 +271,9 @@ class Connection:
                     n = sock.send(out, _MSG_MORE if self.file else 0)
                 except BlockingIOError:
                     self.out = out
+                    self.deadline = time.monotonic() + self.server.timeouts.send
                     return False
                 out = out[n:]
-                self.deadline = time.monotonic() + self.server.timeouts.send
             self.out = None
         spec = self.file
         if spec is not None:

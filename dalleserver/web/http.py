@@ -6,7 +6,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
@@ -157,8 +157,3 @@ def _dumps(doc: Any) -> bytes:
 
 def sse_event(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-
-
-def chunks(data: bytes, size: int = 65536) -> Iterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i : i + size]

@@ -93,31 +93,30 @@ class DalleHTTPServer(ThreadingHTTPServer):
         if self.pool is None:
             super().process_request(request, client_address)  # a thread of its own
             return
-        try:
-            conn = self._adopt(request, client_address)
-        except OSError:
-            self._drop(request)
+        conn = self._adopt(request, client_address)
+        if conn is None:
             return
         try:
             self.pool.add(conn)
         except OSError:
             conn.close()
 
-    def _adopt(self, request: socket.socket, client_address) -> Connection:
-        conn = self.RequestHandlerClass(self, request, client_address[0])
+    def _adopt(self, request: socket.socket, client_address) -> Connection | None:
+        """The accepted socket as a tracked connection; None (slot given back) when the
+        socket died before it could be set up."""
+        try:
+            conn = self.RequestHandlerClass(self, request, client_address[0])
+        except OSError:
+            self.shutdown_request(request)
+            self.slots.release()
+            return None
         self.connections[conn.fd] = conn
         return conn
 
-    def _drop(self, request: socket.socket) -> None:
-        self.shutdown_request(request)
-        self.slots.release()
-
     def process_request_thread(self, request, client_address) -> None:  # type: ignore[override]
         """The thread-per-connection engine: the same state machine, waiting in a selector."""
-        try:
-            conn = self._adopt(request, client_address)
-        except OSError:
-            self._drop(request)
+        conn = self._adopt(request, client_address)
+        if conn is None:
             return
         try:
             with selectors.DefaultSelector() as selector:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 import time
-from email.utils import formatdate
 
-from dalleserver.web.http import REASONS, ApiError
+from dalleserver.web.http import REASONS, ApiError, http_date
 
 MAX_LINE = 8 * 1024  # request line, and each header line
 MAX_HEADERS = 100
@@ -165,7 +164,7 @@ class DateCache:
         second = int(time.time())
         if second != self._second:
             # two threads may both format the same second; both get the right text
-            self._text = formatdate(second, usegmt=True)
+            self._text = http_date(second)
             self._second = second
         return self._text
 

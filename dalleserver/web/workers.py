@@ -148,8 +148,8 @@ class EpollWorkers:
                     elif len(self._workers) < self.max_workers:
                         self._start_worker()
                         woken = True
-                    self.stalls += woken
             if woken:
+                self.stalls += 1
                 self._on_stall()
             current = self._activity()
             tick = TICK_BUSY if current != last else TICK_IDLE
