@@ -360,20 +360,17 @@ class Connection:
             pass
 
 
+@dataclass(slots=True)
 class Exchange:
     """One request and the answer being written for it."""
 
-    __slots__ = ("request", "response", "started", "rid", "method", "target", "sent")
-
-    def __init__(self, request: Request | None, response: Response, started: float,
-                 rid: str, method: str, target: str) -> None:
-        self.request = request
-        self.response = response
-        self.started = started
-        self.rid = rid
-        self.method = method
-        self.target = target
-        self.sent = 0
+    request: Request | None
+    response: Response
+    started: float
+    rid: str
+    method: str
+    target: str
+    sent: int = 0
 
     def record(self, app, peer: str) -> None:
         app.record(self.request, self.response, time.perf_counter() - self.started, self.sent,
