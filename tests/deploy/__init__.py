@@ -1,0 +1,1 @@
+"""Deployment checks: the single binary, the systemd unit, packages and monitoring."""
