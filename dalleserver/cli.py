@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 from dalleserver import __version__
 from dalleserver.address import AddressError, normalize_address
-from dalleserver.config import Config, ConfigError, load_config
+from dalleserver.config import SETTINGS, Config, ConfigError, Setting, load_config
 from dalleserver.dress import Catalog, DatabaseError, SeriesError
 from dalleserver.dress.databases import ALL_DATABASES
 from dalleserver.storage import DataDir
@@ -32,8 +32,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+# Settings with a flag are flags of ``serve``; these also apply to the other commands.
+COMMON_SETTINGS = ("data_dir",)
+GENERATE_SETTINGS = ("image_backend",)
+FLAGGED: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.flag)
+
+
+def _add_setting(parser: argparse.ArgumentParser, setting: Setting) -> None:
+    default = "" if setting.default in (None, "") else f", default {setting.default}"
+    parser.add_argument(setting.flag, dest=setting.attr, metavar=setting.attr.upper(),
+                        help=f"{setting.help} ({setting.env}{default})")
+
+
+def _add_settings(parser: argparse.ArgumentParser, attrs: tuple[str, ...] | None) -> None:
+    """The flags of the settings named in ``attrs`` (all flagged settings when None)."""
+    for setting in FLAGGED:
+        if attrs is None or setting.attr in attrs:
+            _add_setting(parser, setting)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", metavar="PATH", help="data directory (TB_DALLE_DATA_DIR)")
+    _add_settings(parser, COMMON_SETTINGS)
     parser.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
 
 
@@ -46,16 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="run the HTTP server (the default command)")
-    _add_common(serve)
-    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
-    serve.add_argument("--port", help="listen port, 0 picks a free one (default 8080)")
-    serve.add_argument("--lock-ttl", help="lock lifetime of a crashed generation (default 5m)")
-    serve.add_argument("--workers", help="generations running at once (default 2)")
-    serve.add_argument("--queue-size", help="generations waiting (default 64)")
-    serve.add_argument("--image-backend", help="auto, openai, local or none (default auto)")
-    serve.add_argument("--admin-token", help="bearer token for destructive requests")
-    serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
-    serve.add_argument("--log-format", help="text or json (default text)")
+    _add_settings(serve, None)
+    serve.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
 
     generate = sub.add_parser("generate", help="run one generation in-process")
     _add_common(generate)
@@ -63,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("address")
     generate.add_argument("--force", action="store_true", help="regenerate an existing image")
     generate.add_argument("--json", action="store_true", help="print the progress snapshot")
-    generate.add_argument("--image-backend", help="auto, openai, local or none")
+    _add_settings(generate, GENERATE_SETTINGS)
 
     prompts = sub.add_parser("prompts", help="print the prompts of an address; writes nothing")
     _add_common(prompts)
@@ -80,14 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_FLAG_ATTRS = (
-    "host", "port", "data_dir", "lock_ttl", "workers", "queue_size", "image_backend",
-    "admin_token", "log_level", "log_format",
-)
-
-
 def config_from_args(args: argparse.Namespace) -> Config:
-    flags = {attr: getattr(args, attr, None) for attr in _FLAG_ATTRS}
+    flags = {s.attr: getattr(args, s.attr, None) for s in FLAGGED}
     return load_config(flags, env_file=getattr(args, "env_file", None))
 
 
@@ -196,7 +201,7 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
-    from dalleserver.web.serve import StartupError, run_server
+    from dalleserver.service import StartupError, run_server
 
     try:
         return run_server(config)

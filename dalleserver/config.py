@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,6 +16,8 @@ from dalleserver.durations import parse_duration
 IMAGE_BACKENDS = ("auto", "openai", "local", "none")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# Never printed: describe() says set/unset, and a bad value is not repeated in the error.
+SECRET_SETTINGS = ("openai_api_key", "admin_token", "rpc_url")
 
 
 class ConfigError(Exception):
@@ -29,6 +32,7 @@ class Setting:
     default: Any
     parse: Callable[[str], Any]
     form: str
+    help: str = ""  # the flag's one-line help (settings with a flag)
 
 
 def _parse_int(low: int, high: int) -> Callable[[str], int]:
@@ -48,11 +52,16 @@ def _parse_positive_duration(text: str) -> float:
     return value
 
 
+# The spellings of yes and no, for settings and for query flags alike.
+TRUE_WORDS = frozenset(("1", "true", "yes", "on"))
+FALSE_WORDS = frozenset(("0", "false", "no", "off"))
+
+
 def _parse_bool(text: str) -> bool:
     value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
+    if value in TRUE_WORDS:
         return True
-    if value in ("0", "false", "no", "off"):
+    if value in FALSE_WORDS:
         return False
     raise ValueError(text)
 
@@ -72,6 +81,18 @@ def _parse_url(text: str) -> str:
     if not (value.startswith("http://") or value.startswith("https://")) or len(value) < 10:
         raise ValueError(text)
     return value.rstrip("/")
+
+
+def _parse_rpc_url(text: str) -> str:
+    """An http(s) URL with a host, kept whole: node providers put the API key in the path."""
+    value = text.strip()
+    if not value.isascii() or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("spaces, control or non-ASCII characters")
+    parts = urllib.parse.urlsplit(value)
+    # .port raises ValueError for a port that is not a number from 0 to 65535
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.port == 0:
+        raise ValueError("not an http:// or https:// URL")
+    return value
 
 
 def _parse_text(text: str) -> str:
@@ -114,18 +135,20 @@ def _parse_path(text: str) -> Path:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "TB_DALLE_HOST", "--host", "127.0.0.1", _parse_host,
-            "a host name or IP address such as 127.0.0.1 or 0.0.0.0"),
+            "a host name or IP address such as 127.0.0.1 or 0.0.0.0", "listen address"),
     Setting("port", "TB_DALLE_PORT", "--port", 8080, _parse_int(0, 65535),
-            "an integer port between 0 and 65535"),
-    Setting("data_dir", "TB_DALLE_DATA_DIR", "--data-dir", None, _parse_path, "a directory path"),
+            "an integer port between 0 and 65535", "listen port, 0 picks a free one"),
+    Setting("data_dir", "TB_DALLE_DATA_DIR", "--data-dir", None, _parse_path, "a directory path",
+            "data directory"),
     Setting("lock_ttl", "TB_DALLE_LOCK_TTL", "--lock-ttl", 300.0, _parse_positive_duration,
-            "a positive " + DURATION_FORM),
+            "a positive " + DURATION_FORM, "lock lifetime of a crashed generation"),
     Setting("workers", "TB_DALLE_WORKERS", "--workers", 2, _parse_int(1, 64),
-            "an integer between 1 and 64"),
+            "an integer between 1 and 64", "generations running at once"),
     Setting("queue_size", "TB_DALLE_QUEUE_SIZE", "--queue-size", 64, _parse_int(1, 100_000),
-            "an integer between 1 and 100000"),
+            "an integer between 1 and 100000", "generations waiting"),
     Setting("image_backend", "TB_DALLE_IMAGE_BACKEND", "--image-backend", "auto",
-            _parse_choice(IMAGE_BACKENDS), "one of " + ", ".join(IMAGE_BACKENDS)),
+            _parse_choice(IMAGE_BACKENDS), "one of " + ", ".join(IMAGE_BACKENDS),
+            "auto, openai, local or none"),
     Setting("skip_image", "TB_DALLE_SKIP_IMAGE", None, False, _parse_bool, "1 or 0"),
     Setting("no_enhance", "TB_DALLE_NO_ENHANCE", None, False, _parse_bool, "1 or 0"),
     Setting("openai_api_key", "OPENAI_API_KEY", None, "", _parse_text, "an API key"),
@@ -135,6 +158,9 @@ SETTINGS: tuple[Setting, ...] = (
             "an http:// or https:// URL"),
     Setting("image_url", "TB_DALLE_IMAGE_URL", None, "", _parse_url,
             "an http:// or https:// URL"),
+    Setting("rpc_url", "TB_DALLE_RPC_URL", "--rpc-url", "", _parse_rpc_url,
+            "the http:// or https:// URL of an Ethereum JSON-RPC node",
+            "Ethereum JSON-RPC URL, for ENS names"),
     Setting("enhancement_model", "TB_DALLE_ENHANCEMENT_MODEL", None, "gpt-5.5", _parse_text,
             "a model name"),
     Setting("enhancement_timeout", "TB_DALLE_ENHANCEMENT_TIMEOUT", None, 60.0,
@@ -157,7 +183,8 @@ SETTINGS: tuple[Setting, ...] = (
             "how long an open breaker fails fast, a positive " + DURATION_FORM),
     Setting("breaker_successes", "TB_DALLE_BREAKER_SUCCESSES", None, 2, _parse_int(1, 100),
             "half-open successes that close a breaker, an integer from 1 to 100"),
-    Setting("admin_token", "TB_DALLE_ADMIN_TOKEN", "--admin-token", "", _parse_text, "a token"),
+    Setting("admin_token", "TB_DALLE_ADMIN_TOKEN", "--admin-token", "", _parse_text, "a token",
+            "bearer token for destructive requests"),
     Setting("trusted_proxies", "TB_DALLE_TRUSTED_PROXIES", None, (), _parse_proxies,
             "a comma-separated list of IP addresses or CIDR networks"),
     Setting("rate_limit", "TB_DALLE_RATE_LIMIT", None, 30, _parse_int(0, 1_000_000),
@@ -168,11 +195,10 @@ SETTINGS: tuple[Setting, ...] = (
             "most threads answering HTTP requests (one runs, more join while it is "
             "blocked), an integer from 1 to 256"),
     Setting("log_level", "TB_DALLE_LOG_LEVEL", "--log-level", "info", _parse_choice(LOG_LEVELS),
-            "one of " + ", ".join(LOG_LEVELS)),
+            "one of " + ", ".join(LOG_LEVELS), "debug, info, warning or error"),
     Setting("log_format", "TB_DALLE_LOG_FORMAT", "--log-format", "text",
-            _parse_choice(LOG_FORMATS), "one of " + ", ".join(LOG_FORMATS)),
+            _parse_choice(LOG_FORMATS), "one of " + ", ".join(LOG_FORMATS), "text or json"),
 )
-SETTINGS_BY_ATTR = {s.attr: s for s in SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -191,6 +217,7 @@ class Config:
     openai_base_url: str
     enhancement_url: str
     image_url: str
+    rpc_url: str = field(repr=False)  # may hold a node provider's API key
     enhancement_model: str
     enhancement_timeout: float
     enhancement_seed: int
@@ -235,7 +262,7 @@ class Config:
             if f.name == "sources":
                 continue
             value = getattr(self, f.name)
-            if f.name in ("openai_api_key", "admin_token"):
+            if f.name in SECRET_SETTINGS:
                 value = "set" if value else "unset"
             elif isinstance(value, Path):
                 value = str(value)
@@ -296,8 +323,9 @@ def load_config(
             try:
                 values[setting.attr] = setting.parse(raw)
             except (ValueError, TypeError):
+                shown = "(not shown)" if setting.attr in SECRET_SETTINGS else repr(raw)
                 raise ConfigError(
-                    f"{where}: invalid value {raw!r}; expected {setting.form}"
+                    f"{where}: invalid value {shown}; expected {setting.form}"
                 ) from None
         sources[setting.attr] = where
 

@@ -11,8 +11,9 @@ from dalleserver.dress import Catalog
 from dalleserver.imaging.backends import ImageBackend, backend_for
 from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.manager import JobManager
+from dalleserver.jobs.phase_stats import PhaseStats
 from dalleserver.jobs.pipeline import Pipeline
-from dalleserver.jobs.progress import PhaseStats, ProgressBoard
+from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.observability.instruments import Instruments
 from dalleserver.storage import DataDir
 
@@ -59,32 +60,28 @@ def build_runtime(
     config: Config,
     *,
     workers: int | None = None,
-    backend: ImageBackend | None | str = "from-config",
+    backend: ImageBackend | None = None,
     catalog: Catalog | None = None,
     guard_options: dict[str, Any] | None = None,
     breaker_options: dict[str, Any] | None = None,
 ) -> Runtime:
-    """Wire everything together; nothing is started (call ``runtime.jobs.start()``)."""
+    """Wire everything together; nothing is started (call ``runtime.jobs.start()``).
+
+    ``backend`` replaces the one the configuration names (tests, benchmarks)."""
     data_dir = DataDir(config.data_dir)
     data_dir.ensure()
     catalog = catalog or Catalog(config.data_dir)
     board = ProgressBoard(PhaseStats(data_dir.phase_stats))
     locks = LockTable(data_dir.locks, ttl=config.lock_ttl)
-    holder: dict[str, Any] = {}
-    instruments = Instruments(
-        queue_depth=lambda: float(holder["jobs"].queue_depth) if holder else 0.0,
-        in_flight=lambda: float(holder["jobs"].in_flight) if holder else 0.0,
-        breaker_states=lambda: {n: b.state for n, b in holder.get("breakers", {}).items()},
-    )
+    instruments = Instruments()
     enhancer, openai_backend, breakers = build_provider(config, instruments, breaker_options,
                                                         **(guard_options or {}))
-    if backend == "from-config":
-        chosen = openai_backend if config.image_backend == "openai" else backend_for(
-            config.image_backend)
-    else:
-        chosen = backend  # type: ignore[assignment]
-    pipeline = Pipeline(catalog, data_dir, chosen, board, locks, enhancer)  # type: ignore[arg-type]
+    if backend is None:
+        backend = (openai_backend if config.image_backend == "openai"
+                   else backend_for(config.image_backend))
+    pipeline = Pipeline(catalog, data_dir, backend, board, locks, enhancer)
     jobs = JobManager(pipeline, board, workers or config.workers, config.queue_size)
-    holder.update(jobs=jobs, breakers=breakers)
+    instruments.watch(queue_depth=lambda: jobs.queue_depth, in_flight=lambda: jobs.in_flight,
+                      breaker_states=lambda: {n: b.state for n, b in breakers.items()})
     return Runtime(config, catalog, data_dir, board, locks, pipeline, jobs, instruments,
                    breakers)

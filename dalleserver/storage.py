@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TEXT_KINDS = ("data", "title", "terse", "prompt", "enhanced", "technical")
+
+# A picture's identity everywhere: (series name, lower-case 0x address), both validated.
+Key = tuple[str, str]
 TEMP_SUFFIX = ".tmp"
 DIR_MODE = 0o755
 FILE_MODE = 0o644
@@ -107,10 +110,6 @@ class DataDir:
         return self.root / "series"
 
     @property
-    def databases_dir(self) -> Path:
-        return self.root / "databases"
-
-    @property
     def metrics(self) -> Path:
         return self.root / "metrics"
 
@@ -142,6 +141,9 @@ class DataDir:
 
     def selector(self, series: str, address: str) -> Path:
         return self.output / series / "selector" / f"{address}.json"
+
+    def thumbnail(self, series: str, address: str) -> Path:
+        return self.root / "cache" / "thumbs" / series / f"{address}.jpg"
 
     def ensure(self) -> None:
         """Create the folders the server writes to; StorageError when that fails."""

@@ -11,7 +11,6 @@ from dalleserver.dress.prompts import fill_prompts
 SEED_MIN_LENGTH = 66
 WINDOW = 6
 STRIDE = 4
-MAX_ATTRIBUTES = len(ATTRIBUTE_SLOTS)  # 17
 _SCALE = float(1 << 24)
 _FILENAME_UNSAFE = str.maketrans({c: "_" for c in '/\\:*?"<>|'})
 

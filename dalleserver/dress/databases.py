@@ -38,7 +38,6 @@ SENSITIVE_FILTERED = ("artstyles", "litstyles")
 SENSITIVE_MARK = ",sensitive,"
 NONE_ROWS: tuple[str, ...] = ("none",)
 DEFAULT_VERSION = "v0.1.0"
-NOUN_COLUMNS = ("commonName", "family", "order", "class", "phylum")
 
 _VERSION_FIELD = re.compile(r"^v\d+(?:\.\d+)*$")
 MAX_DATABASE_BYTES = 5 * 1024 * 1024

@@ -122,10 +122,6 @@ class Words:
     def lit_style_long(self) -> str:
         return self.glossed("litStyle", 1)
 
-    def color_hex(self, n: int) -> str:
-        name = f"color{n}"
-        return self.part(name, 1) or self.short(name)
-
     def color_long(self, n: int) -> str:
         return self.glossed(f"color{n}", 1)
 

@@ -7,7 +7,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +30,6 @@ FILTER_FIELDS: tuple[str, ...] = (
     "backstyles",
     "compositions",
 )
-DEFAULT_SERIES = "empty"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 MAX_SERIES_BYTES = 1024 * 1024
 
@@ -276,7 +274,3 @@ class SeriesRegistry:
             for name in sorted(self._merged)
             if include_hidden or not self._merged[name].deleted
         ]
-
-    def as_mapping(self) -> Mapping[str, Series]:
-        self.refresh()
-        return dict(self._merged)

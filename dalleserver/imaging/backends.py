@@ -1,8 +1,9 @@
 """Image backends: one small interface, ``render(dress, progress) -> PIL image``.
 
 ``progress(phase)`` lets a backend report the phases it goes through (``image_wait`` while the
-picture is being made, ``image_download`` while bytes arrive). Adding a backend touches this
-file and nothing else.
+picture is being made, ``image_download`` while bytes arrive). The offline backends are
+chosen here (``backend_for``); the OpenAI one needs a client and breakers, so
+``runtime.build_provider`` makes it.
 """
 
 from __future__ import annotations

@@ -165,6 +165,3 @@ def paint_soft(img: Image.Image, colour: RGB, small: Image.Image, factor: int) -
         part = small.crop(box)
         part = part.resize((part.width * factor, part.height * factor), Image.Resampling.BILINEAR)
         paint(img, colour, part, (box[0] * factor, box[1] * factor))
-
-
-# -- techniques ------------------------------------------------------------------------------

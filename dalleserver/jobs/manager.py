@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dalleserver.jobs.pipeline import Pipeline
-from dalleserver.jobs.progress import Key, ProgressBoard
+from dalleserver.jobs.pipeline import Outcome, Pipeline
+from dalleserver.jobs.progress import ProgressBoard
+from dalleserver.storage import Key
 
 log = logging.getLogger("dalleserver.jobs")
 
@@ -92,6 +93,10 @@ class JobManager:
             for job in dropped:
                 self._active.pop(job.key, None)
             self._cond.notify_all()
+        if dropped:
+            log.warning("shutting down: %d queued generation(s) dropped before they started: %s",
+                        len(dropped), ", ".join(f"{s}/{a}" for s, a in
+                                                (job.key for job in dropped[:20])))
         for job in dropped:
             self.board.fail(job.key, DROPPED)
         deadline = time.monotonic() + grace
@@ -103,10 +108,6 @@ class JobManager:
             job.cancel.set()
         for thread in self._threads:
             thread.join(5.0)
-
-    @property
-    def accepting(self) -> bool:
-        return self._accepting
 
     @property
     def queue_depth(self) -> int:
@@ -162,15 +163,10 @@ class JobManager:
         return Submission("queued", self.board, key)
 
     def _record_cache_hit(self, key: Key) -> None:
-        board = self.board
-        board.start(key, self.pipeline.dress(key))
-        board.begin(key)
-        board.transition(key, "base_prompts")
-        board.update_dress(key, lambda d: setattr(
-            d, "annotated_path", self.pipeline.relative(self.pipeline.data_dir.annotated(*key))))
-        board.complete(key, cache_hit=True)
-        if self.observer is not None:
-            self.observer("cache_hit", 0.0)
+        pipeline = self.pipeline
+        path = pipeline.relative(pipeline.data_dir.annotated(*key))
+        if self.board.record_cache_hit(key, pipeline.dress(key), path):
+            self._observe(Outcome("cache_hit"), 0.0)
 
     def _work(self) -> None:
         while True:
@@ -185,28 +181,32 @@ class JobManager:
                     self.board.set_queue_position(waiting.key, position)
             started = time.monotonic()
             try:
-                self.pipeline.run(job.key, job.force, job.cancel)
-            except Exception:  # pipeline.run records failures itself; this is a last guard
+                outcome = self.pipeline.run(job.key, job.force, job.cancel)
+            except Exception:  # pipeline.run reports failures itself; this is a last guard
                 log.exception("worker crashed on %s/%s", *job.key)
-                self.board.fail(job.key, "generation failed: internal error")
-            finally:
-                self._observe(job.key, time.monotonic() - started)
-                with self._cond:
-                    self._running.pop(job.key, None)
-                    self._active.pop(job.key, None)
+                outcome = Outcome("failure", "generation failed: internal error")
+            self._finish(job.key, outcome)
+            self._observe(outcome, time.monotonic() - started)
 
-    def _observe(self, key: Key, seconds: float) -> None:
+    def _finish(self, key: Key, outcome: Outcome) -> None:
+        """Release the key, then show the run done, both under the manager's lock: whoever
+        sees ``done`` and asks again finds the key free and starts a new run."""
+        if not outcome.failed:
+            self.board.settle(key, cache_hit=outcome.kind == "cache_hit")  # saves statistics
+        with self._cond:
+            self._running.pop(key, None)
+            self._active.pop(key, None)
+            if outcome.failed:
+                self.board.fail(key, outcome.error)
+            else:
+                self.board.complete(key)
+
+    def _observe(self, outcome: Outcome, seconds: float) -> None:
         if self.observer is None:
             return
-        snapshot = self.board.snapshot(key) or {}
-        if snapshot.get("error"):
-            outcome = "failure"
-        elif snapshot.get("cacheHit"):
-            outcome = "cache_hit"
-        else:
-            outcome = "success"
+        kind = "failure" if outcome.failed else outcome.kind
         try:
-            self.observer(outcome, seconds)
+            self.observer(kind, seconds)
         except Exception:
             log.exception("generation observer failed")
 

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -15,11 +16,11 @@ from dalleserver.dress.model import DalleDress
 from dalleserver.imaging.annotate import annotate_image
 from dalleserver.imaging.backends import ImageBackend, encode_png
 from dalleserver.jobs.locks import LockTable
-from dalleserver.jobs.progress import Key, ProgressBoard
+from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.provider.http import ProviderError
 from dalleserver.resilience.breaker import CircuitOpenError
 from dalleserver.resilience.retry import RetryAfterTooLong
-from dalleserver.storage import DataDir, StorageError, atomic_write
+from dalleserver.storage import DataDir, Key, StorageError, atomic_write
 
 log = logging.getLogger("dalleserver.pipeline")
 
@@ -28,6 +29,18 @@ IMAGE_PHASES = ("image_prep", "image_wait", "image_download", "annotate")
 PROVIDER_FAILURES = (ProviderError, CircuitOpenError, RetryAfterTooLong)
 CANCELLED = "cancelled: the server is shutting down"
 
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: ``success``, ``cache_hit`` (another process made the picture while
+    this one waited for the lock), ``failure`` or ``cancelled``; ``error`` says why."""
+
+    kind: str
+    error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.kind in ("failure", "cancelled")
 
 
 class Enhancer(Protocol):
@@ -79,31 +92,30 @@ class Pipeline:
         return path.relative_to(self.data_dir.root).as_posix()
 
     # -- running ------------------------------------------------------------------------
-    def run(self, key: Key, force: bool = False, cancel: threading.Event | None = None) -> None:
-        """Run one generation to the end; the outcome is recorded on the progress board."""
+    def run(self, key: Key, force: bool = False,
+            cancel: threading.Event | None = None) -> Outcome:
+        """Run one generation to the end and say how it ended. Phases are reported on the
+        progress board as they pass; ending the run there is the caller's (the job
+        manager's), so that "is this key running" has one owner."""
         cancel = cancel or threading.Event()
-        board = self.board
-        board.begin(key)
+        self.board.begin(key)
         lease = None
         try:
             lease = self._acquire(key, cancel)
             if not force and self.backend is not None and self.image_exists(key):
-                # Another process finished it while we waited for the lock.
-                board.transition(key, "base_prompts")
-                board.complete(key, cache_hit=True)
-                return
+                return Outcome("cache_hit")  # another process made it while we waited
             self._generate(key, cancel)
-            board.complete(key)
+            return Outcome("success")
         except GenerationCancelled:
-            board.fail(key, CANCELLED)
+            return Outcome("cancelled", CANCELLED)
         except StorageError as exc:
-            board.fail(key, f"could not save the result: {exc}")
+            return Outcome("failure", f"could not save the result: {exc}")
         except PROVIDER_FAILURES as exc:
             log.warning("generation %s/%s failed: %s", *key, exc)
-            board.fail(key, str(exc))
+            return Outcome("failure", str(exc))
         except Exception as exc:  # the run fails; the worker and the server carry on
             log.exception("generation %s/%s failed", *key)
-            board.fail(key, f"generation failed: {exc}")
+            return Outcome("failure", f"generation failed: {exc}")
         finally:
             if lease is not None:
                 lease.release()

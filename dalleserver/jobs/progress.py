@@ -17,13 +17,11 @@ from typing import Any
 
 from dalleserver.dress.model import DalleDress
 from dalleserver.jobs.phase_stats import PHASES, PhaseStats
+from dalleserver.storage import Key
 
 ACTIONABLE = PHASES[:7]
 DEFAULT_RETENTION = 600.0
 MAX_RETAINED = 10_000
-
-Key = tuple[str, str]
-
 
 def now_ns() -> int:
     return time.time_ns()
@@ -143,28 +141,60 @@ class ProgressBoard:
                 run.final_json = None
         self._notify(key)
 
-    def complete(self, key: Key, cache_hit: bool = False) -> None:
-        """Finish a run. Statistics are saved before the run shows ``done``, so whoever
-        sees it done also finds the statistics file up to date."""
+    def settle(self, key: Key, cache_hit: bool = False) -> None:
+        """End a successful run's last phase and save the statistics, without showing it
+        done yet; whoever later sees it done also finds the statistics file up to date.
+        Settling twice is harmless."""
         with self._lock:
             run = self._live(key)
-            if run is None:
+            if run is None or run.current == "completed":
                 return
             stamp = now_ns()
             self._end_current(run, stamp)
             run.current = "completed"
-        self.stats.count_run(cache_hit)
-        self.stats.save()
-        with self._lock:
             state = run.phases["completed"]
             state.started_ns = state.ended_ns = stamp
             run.cache_hit = run.cache_hit or cache_hit
+        self.stats.count_run(cache_hit)
+        self.stats.save()
+
+    def complete(self, key: Key, cache_hit: bool = False) -> None:
+        """Show a run done and successful (settling it first if that was not done)."""
+        self.settle(key, cache_hit)
+        with self._lock:
+            run = self._live(key)
+            if run is None:
+                return
             run.done = True
             run.finished_at = self._clock()
             if run.dress is not None:
                 run.dress.completed = True
                 run.dress.cache_hit = run.cache_hit
         self._notify(key)
+
+    def record_cache_hit(self, key: Key, dress: DalleDress | None, annotated_path: str) -> bool:
+        """A finished run for a picture that already exists, unless a run of ``key`` is
+        going (then nothing changes and the answer is False)."""
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            run = Run(key[0], key[1], dress, self.stats.snapshot(), current="completed",
+                      cache_hit=True)
+            stamp = now_ns()
+            for phase in ("setup", "base_prompts", "completed"):
+                state = run.phases[phase]
+                state.started_ns = state.ended_ns = stamp
+            if dress is not None:
+                dress.annotated_path = annotated_path
+                dress.completed = dress.cache_hit = True
+            run.done = True
+            run.finished_at = self._clock()
+            self._runs[key] = run
+            self._prune()
+        self.stats.count_run(True)
+        self.stats.save()
+        self._notify(key)
+        return True
 
     def fail(self, key: Key, message: str) -> None:
         with self._lock:

@@ -14,15 +14,21 @@ GENERATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 30
 BREAKER_STATES = ("closed", "half_open", "open")
 
 
-class Instruments:
-    """The server's metrics. Callbacks read live values (queue depth, breakers) at scrape."""
+def _zero() -> float:
+    return 0.0
 
-    def __init__(
-        self,
-        queue_depth: Callable[[], float] = lambda: 0.0,
-        in_flight: Callable[[], float] = lambda: 0.0,
-        breaker_states: Callable[[], dict[str, str]] = dict,
-    ) -> None:
+
+class Instruments:
+    """The server's metrics. Gauges read live values at scrape time from sources that the
+    owners of those values attach with ``watch`` once they exist."""
+
+    SOURCES = ("queue_depth", "in_flight", "breaker_states", "http_in_flight",
+               "http_connections")
+
+    def __init__(self) -> None:
+        self.sources: dict[str, Callable[[], Any]] = dict.fromkeys(self.SOURCES, _zero)
+        self.sources["breaker_states"] = dict
+        sources = self.sources
         r = self.registry = Registry()
         r.gauge("dalleserver_up", "1 while the server is running", callback=lambda: 1.0)
         r.gauge("dalleserver_build_info", "Build information; the value is always 1",
@@ -32,15 +38,12 @@ class Instruments:
                                        "HTTP requests answered", ("route", "method", "status"))
         self.http_duration = r.histogram("dalleserver_http_request_duration_seconds",
                                          "Time to answer an HTTP request", ("route",))
-        # set by the HTTP server, which counts requests without a lock
-        self.http_in_flight_source: Callable[[], float] = lambda: 0.0
         self.http_in_flight = r.gauge("dalleserver_http_requests_in_flight",
                                       "HTTP requests being answered now",
-                                      callback=lambda: self.http_in_flight_source())
-        self.http_connections_source: Callable[[], float] = lambda: 0.0
+                                      callback=lambda: float(sources["http_in_flight"]()))
         self.http_connections = r.gauge("dalleserver_http_connections",
                                         "Client connections open now",
-                                        callback=lambda: self.http_connections_source())
+                                        callback=lambda: float(sources["http_connections"]()))
         self.http_worker_stalls = r.counter(
             "dalleserver_http_worker_stalls_total",
             "Times the running HTTP worker was blocked and another one was woken")
@@ -60,9 +63,9 @@ class Instruments:
                                                "Time from a worker taking a generation to its "
                                                "end", buckets=GENERATION_BUCKETS)
         r.gauge("dalleserver_generations_in_flight", "Generations running now",
-                callback=in_flight)
+                callback=lambda: float(sources["in_flight"]()))
         r.gauge("dalleserver_queue_depth", "Generations waiting in the queue",
-                callback=queue_depth)
+                callback=lambda: float(sources["queue_depth"]()))
         self.openai_requests = r.counter("dalleserver_openai_requests_total",
                                          "Calls to the OpenAI API", ("endpoint", "outcome"))
         self.openai_errors = r.counter("dalleserver_openai_errors_total",
@@ -74,7 +77,7 @@ class Instruments:
 
         def breaker_gauge() -> dict[tuple[str, ...], float]:
             out = {}
-            for name, state in breaker_states().items():
+            for name, state in sources["breaker_states"]().items():
                 for candidate in BREAKER_STATES:
                     out[(name, candidate)] = 1.0 if candidate == state else 0.0
             return out
@@ -88,13 +91,19 @@ class Instruments:
                 callback=process.resident_memory_bytes)
         r.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes",
                 callback=process.virtual_memory_bytes)
-        cpu = r.counter("process_cpu_seconds_total", "User and system CPU time in seconds")
-        cpu.samples = lambda: [("", "", process.cpu_seconds())]  # type: ignore[method-assign]
-        cpu.to_json = lambda: process.cpu_seconds()  # type: ignore[method-assign]
+        r.counter_func("process_cpu_seconds_total", "User and system CPU time in seconds",
+                       process.cpu_seconds)
         r.gauge("process_open_fds", "Open file descriptors", callback=process.open_fds)
         r.gauge("process_max_fds", "Maximum open file descriptors", callback=process.max_fds)
         r.gauge("process_start_time_seconds", "Start time since the epoch in seconds",
                 callback=process.start_time_seconds)
+
+    def watch(self, **sources: Callable[[], Any]) -> None:
+        """Attach the live sources gauges read (names in ``SOURCES``)."""
+        unknown = set(sources) - set(self.SOURCES)
+        if unknown:
+            raise ValueError(f"unknown metric sources: {sorted(unknown)}")
+        self.sources.update(sources)
 
     def text(self) -> str:
         return self.registry.render_text()

@@ -103,6 +103,25 @@ class Counter(Metric):
                 for k, v in items]
 
 
+class CounterFunc(Metric):
+    """A counter whose total something else keeps (the kernel's CPU time): read at scrape.
+    A callback that returns None (nothing readable) gives no sample."""
+
+    kind = "counter"
+
+    def __init__(self, name: str, help_text: str, callback: Callable[[], float | None]) -> None:
+        super().__init__(name, help_text, ())
+        self._callback = callback
+
+    def samples(self) -> Iterable[tuple[str, str, float]]:
+        value = self._callback()
+        if value is not None:
+            yield "", "", value
+
+    def to_json(self) -> Any:
+        return self._callback()
+
+
 class Gauge(Metric):
     kind = "gauge"
 
@@ -233,6 +252,10 @@ class Registry:
 
     def counter(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Counter:
         return self.register(Counter(name, help_text, labels))  # type: ignore[return-value]
+
+    def counter_func(self, name: str, help_text: str,
+                     callback: Callable[[], float | None]) -> CounterFunc:
+        return self.register(CounterFunc(name, help_text, callback))  # type: ignore[return-value]
 
     def gauge(self, name: str, help_text: str, labels: Sequence[str] = (),
               callback: Callable[[], Any] | None = None) -> Gauge:

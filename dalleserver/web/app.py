@@ -1,37 +1,40 @@
-"""The application: the route table, middleware (request IDs, access log, metrics, panic
-recovery) and the state the views share. State lives here, not in module globals, so tests
-can run two apps side by side."""
+"""The application: the route table served through one middleware (request IDs, access log,
+metrics, panic recovery), and the state the views share. It is what the engine is given
+(``httpd.interface.Application``). State lives here, not in module globals, so tests can
+run two apps side by side."""
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from typing import Any
+from collections.abc import Sequence
 
 from dalleserver.config import Config
+from dalleserver.httpd import Exchange, Headers, ProtocolError, Request, Response
+from dalleserver.httpd.router import Match, Router
 from dalleserver.observability.health import HealthChecker
 from dalleserver.runtime import Runtime
-from dalleserver.web import views
 from dalleserver.web.errorlog import ErrorLog
-from dalleserver.web.gallery import GalleryIndex
+from dalleserver.web.errors import PROTOCOL_CODES, ApiError, ErrorCode
+from dalleserver.web.gallery_index import GalleryIndex
 from dalleserver.web.guards import ClientResolver, RateLimiter
-from dalleserver.web.http import ApiError, Request, Response, error_response
-from dalleserver.web.router import Match, Router
+from dalleserver.web.responses import error_response
+from dalleserver.web.route_spec import RouteSpec
+from dalleserver.web.routes import ROUTES
 
 access_log = logging.getLogger("dalleserver.access")
 log = logging.getLogger("dalleserver.app")
 
 
 class App:
-    def __init__(self, config: Config, runtime: Runtime) -> None:
+    def __init__(self, config: Config, runtime: Runtime,
+                 routes: Sequence[RouteSpec] = ROUTES) -> None:
         self.config = config
         self.runtime = runtime
         self.catalog = runtime.catalog
         self.data_dir = runtime.data_dir
         self.board = runtime.board
         self.jobs = runtime.jobs
-        self.breakers: dict[str, Any] = runtime.breakers
         self.instruments = runtime.instruments
         self.health = HealthChecker(
             runtime.data_dir,
@@ -43,21 +46,18 @@ class App:
         self.limiter = RateLimiter(config.rate_limit)
         self.clients = ClientResolver(config.trusted_proxies)
         self.errors = ErrorLog()
-        self.gallery = GalleryIndex()
+        self.gallery = GalleryIndex(runtime.data_dir.output)
         self.shutting_down = False
         self.started = time.time()
         self.jobs.observer = self._on_generation
+        self.routes = tuple(routes)
         self.router = Router()
-        views.register(self)
-        self._in_flight = 0
-        self._in_flight_lock = threading.Lock()
+        for spec in self.routes:
+            self.router.add(spec.template, spec.methods, spec.handler, spec.path, spec)
 
     # -- shared helpers -----------------------------------------------------------------
     def breaker_states(self) -> dict[str, str]:
-        return {name: breaker.state for name, breaker in self.breakers.items()}
-
-    def client_ip(self, peer: str, forwarded_for: str | None) -> str:
-        return self.clients.client_ip(peer, forwarded_for)
+        return {name: breaker.state for name, breaker in self.runtime.breakers.items()}
 
     def ready(self) -> tuple[bool, str]:
         if self.shutting_down:
@@ -72,18 +72,29 @@ class App:
         if outcome != "cache_hit":
             self.instruments.generation_duration.observe(seconds)
 
-    # -- middleware ---------------------------------------------------------------------
+    # -- what the engine calls ----------------------------------------------------------
+    def client_ip(self, peer: str, headers: Headers) -> str:
+        return self.clients.client_ip(peer, headers.get("X-Forwarded-For"))
+
+    def draining(self) -> bool:
+        return self.shutting_down
+
+    def refuse(self, error: ProtocolError, request_id: str) -> Response:
+        code = PROTOCOL_CODES.get(error.status, ErrorCode.INVALID_REQUEST)
+        headers = {"Retry-After": "1"} if code is ErrorCode.SERVICE_UNAVAILABLE else None
+        return error_response(ApiError(code, error.message, headers=headers), request_id)
+
     def handle(self, request: Request) -> Response:
         """Route and run a request; every failure becomes an envelope, never a crash."""
         try:
             kind, route, params, allowed = self.router.resolve(request.method, request.path)
             if kind is Match.NONE:
-                raise ApiError("NOT_FOUND", f"no route for {request.path}")
+                raise ApiError(ErrorCode.NOT_FOUND, f"no route for {request.path}")
             assert route is not None
             request.route_name = route.name
             if kind is Match.PARTIAL:
-                raise ApiError("METHOD_NOT_ALLOWED",
-                               f"{request.method} is not allowed on {route.template}",
+                raise ApiError(ErrorCode.METHOD_NOT_ALLOWED,
+                               f"{request.method} is not allowed on {route.name}",
                                details={"allowed": list(allowed)},
                                headers={"Allow": ", ".join(allowed)})
             request.params = params
@@ -94,42 +105,39 @@ class App:
             log.exception("request %s %s failed [%s]", request.method, request.path,
                           request.request_id)
             return error_response(
-                ApiError("INTERNAL_SERVER_ERROR",
+                ApiError(ErrorCode.INTERNAL_SERVER_ERROR,
                          "the server hit an unexpected error; it keeps serving"),
                 request.request_id)
 
-    def record(self, request: Request | None, response: Response, seconds: float, sent: int,
-               rid: str, peer: str, method: str, target: str) -> None:
+    def record(self, exchange: Exchange, seconds: float) -> None:
         """Access log line and metrics for one answered request."""
+        request, response = exchange.request, exchange.response
         route = request.route_name if request is not None else "unparsed"
         status = response.status
         ins = self.instruments
-        ins.http_requests.inc(route=route, method=method[:16], status=str(status))
+        ins.http_requests.inc(route=route, method=exchange.method[:16], status=str(status))
         ins.http_duration.observe(seconds, route=route)
         if status >= 400:
-            code = _error_code(response)
+            code = response.error_code or f"HTTP_{status}"
             ins.errors.inc()
             ins.error_codes.inc(code=code)
             ins.error_endpoints.inc(endpoint=route)
-            self.errors.record(code, route, status, target, rid)
+            self.errors.record(code, route, status, exchange.target, exchange.request_id)
             if code == "RATE_LIMITED":
                 ins.rate_limited.inc()
         if not access_log.isEnabledFor(logging.INFO):
             return  # the line and its fields cost more than the rest of this method
-        client = request.client_ip if request is not None else peer
+        self._log_access(exchange, seconds)
+
+    @staticmethod
+    def _log_access(exchange: Exchange, seconds: float) -> None:
+        request = exchange.request
+        client = request.client_ip if request is not None else exchange.peer
+        rid, status = exchange.request_id, exchange.response.status
         access_log.info(
-            '%s "%s %s" %d %d %.1fms id=%s', client, method, target[:2048], status, sent,
-            seconds * 1000, rid or "-",
-            extra={"request_id": rid, "client": client, "method": method, "path": target,
-                   "status": status, "bytes": sent, "duration_ms": round(seconds * 1000, 3)},
+            '%s "%s %s" %d %d %.1fms id=%s', client, exchange.method, exchange.target[:2048],
+            status, exchange.sent, seconds * 1000, rid or "-",
+            extra={"request_id": rid, "client": client, "method": exchange.method,
+                   "path": exchange.target, "status": status, "bytes": exchange.sent,
+                   "duration_ms": round(seconds * 1000, 3)},
         )
-
-
-def _error_code(response: Response) -> str:
-    body = response.body
-    marker = b'"code":"'
-    start = body.find(marker)
-    if start < 0:
-        return "HTTP_" + str(response.status)
-    start += len(marker)
-    return body[start : body.find(b'"', start)].decode("ascii", errors="replace")

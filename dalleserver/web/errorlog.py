@@ -7,7 +7,7 @@ import threading
 from collections import Counter, deque
 from typing import Any
 
-from dalleserver.web.http import rfc3339_now
+from dalleserver.web.responses import rfc3339_now
 
 RECENT = 50
 

@@ -9,7 +9,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from dalleserver.web.http import ApiError, Request
+from dalleserver.httpd import Request
+from dalleserver.web.errors import ApiError, ErrorCode
 
 
 class ClientResolver:
@@ -53,11 +54,12 @@ def require_admin(request: Request, token: str) -> None:
         if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
                                                                token.encode()):
             return
-        raise ApiError("UNAUTHORIZED", "this request needs the admin token "
-                                       "(Authorization: Bearer <token>)")
+        raise ApiError(ErrorCode.UNAUTHORIZED,
+                       "this request needs the admin token (Authorization: Bearer <token>)")
     if not is_loopback(request.client_ip):
-        raise ApiError("UNAUTHORIZED", "destructive requests are accepted from this machine "
-                                       "only unless an admin token is configured")
+        raise ApiError(ErrorCode.UNAUTHORIZED,
+                       "destructive requests are accepted from this machine only unless an "
+                       "admin token is configured")
 
 
 class RateLimiter:

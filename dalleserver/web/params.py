@@ -1,30 +1,30 @@
-"""Reading ``/dalle`` paths and query flags: validated series and address, 1/0 flags."""
+"""Reading ``/dalle`` paths and query flags: validated series and address, yes/no flags."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from dalleserver.address import AddressError, normalize_address
+from dalleserver.config import FALSE_WORDS, TRUE_WORDS
 from dalleserver.dress import SeriesError
-from dalleserver.jobs.progress import Key
-from dalleserver.web.http import ApiError, Request
+from dalleserver.httpd import Request
+from dalleserver.storage import Key
+from dalleserver.web.errors import ApiError, ErrorCode
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
 
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off", ""}
-
 
 def flag(request: Request, name: str) -> bool:
+    """A yes/no query flag: absent is no, an unknown spelling is INVALID_REQUEST."""
     if not request.has(name):
         return False
     value = (request.arg(name) or "").strip().lower()
-    if value in TRUE:
+    if value in TRUE_WORDS:
         return True
-    if value in FALSE:
-        return name == "remove"  # a bare ?remove counts, like the original
-    raise ApiError("INVALID_REQUEST", f"?{name}= takes 1 or 0, got {value!r}")
+    if value in FALSE_WORDS or value == "":
+        return name == "remove" and value == ""  # a bare ?remove counts, like the original
+    raise ApiError(ErrorCode.INVALID_REQUEST, f"?{name}= takes 1 or 0, got {value!r}")
 
 
 def resolve_key(app: App, request: Request) -> Key:
@@ -32,16 +32,18 @@ def resolve_key(app: App, request: Request) -> Key:
     series_name = request.params.get("series", "").strip()
     address = request.params.get("address", "").strip()
     if not series_name:
-        raise ApiError("MISSING_PARAMETER", "the series is missing: /dalle/<series>/<address>")
+        raise ApiError(ErrorCode.MISSING_PARAMETER,
+                       "the series is missing: /dalle/<series>/<address>")
     if not address:
-        raise ApiError("MISSING_PARAMETER", "the address is missing: /dalle/<series>/<address>")
+        raise ApiError(ErrorCode.MISSING_PARAMETER,
+                       "the address is missing: /dalle/<series>/<address>")
     try:
         series = app.catalog.series.get(series_name)
     except SeriesError:
-        raise ApiError("INVALID_SERIES", f"unknown series {series_name!r}",
+        raise ApiError(ErrorCode.INVALID_SERIES, f"unknown series {series_name!r}",
                        details={"known": app.catalog.series.names()}) from None
     try:
         normalized = normalize_address(address)
     except AddressError as exc:
-        raise ApiError("INVALID_ADDRESS", str(exc)) from None
+        raise ApiError(ErrorCode.INVALID_ADDRESS, str(exc)) from None
     return series.suffix, normalized

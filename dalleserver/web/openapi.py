@@ -1,0 +1,84 @@
+"""The OpenAPI 3.1 document, built from the route table and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dalleserver import __version__
+from dalleserver.web.errors import ErrorCode
+from dalleserver.web.route_spec import JSON, RouteSpec
+
+ALWAYS = {405: (JSON,), 500: (JSON,)}  # any route: wrong method, or an unexpected error
+DESCRIPTIONS = {
+    200: "success", 202: "generation queued", 206: "partial content (a byte range)",
+    304: "not modified", 400: "bad request", 401: "admin token or loopback client needed",
+    404: "not found", 405: "method not allowed", 416: "range not satisfiable",
+    429: "rate limited", 500: "unexpected error", 503: "unavailable (queue full, not ready, "
+    "shutting down)",
+}
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def _content(status: int, media: tuple[str, ...]) -> dict[str, Any]:
+    if status >= 400:
+        return {JSON: {"schema": _ERROR_REF}}
+    return {m: {"schema": {}} for m in media}
+
+
+def _operation(spec: RouteSpec, method: str) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in spec.path_params
+    ]
+    params += [{"name": p.name, "in": "query", "required": False,
+                "description": p.description, "schema": p.schema} for p in spec.query]
+    responses: dict[str, Any] = {}
+    for status, media in sorted({**spec.answers, **ALWAYS}.items()):
+        answer: dict[str, Any] = {"description": DESCRIPTIONS.get(status, str(status))}
+        content = _content(status, media)
+        if content:
+            answer["content"] = content
+        responses[str(status)] = answer
+    op: dict[str, Any] = {"summary": spec.summary,
+                          "operationId": f"{method.lower()}_{spec.handler.__name__}",
+                          "responses": responses}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def openapi_document(routes: Sequence[RouteSpec]) -> dict[str, Any]:
+    """The whole document: one path item per route, one operation per method."""
+    paths: dict[str, Any] = {}
+    for spec in routes:
+        item = paths.setdefault(spec.path, {})
+        # the engine answers HEAD wherever GET is served: document it as well
+        methods = (*spec.methods, "HEAD") if "GET" in spec.methods else spec.methods
+        for method in methods:
+            item[method.lower()] = _operation(spec, method)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "dalleserver", "version": __version__,
+                 "description": "Deterministic, annotated AI art for Ethereum addresses."},
+        "paths": paths,
+        "components": {"schemas": {"Error": _error_schema()}},
+    }
+
+
+def _error_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["success", "error", "request_id"],
+        "properties": {
+            "success": {"type": "boolean", "const": False},
+            "request_id": {"type": "string"},
+            "error": {"type": "object", "required": ["code", "message", "timestamp"],
+                      "properties": {"code": {"type": "string",
+                                              "enum": sorted(c.name for c in ErrorCode)},
+                                     "message": {"type": "string"},
+                                     "details": {},
+                                     "timestamp": {"type": "string"},
+                                     "request_id": {"type": "string"}}},
+        },
+    }

@@ -1,0 +1,96 @@
+"""Operational views: route list, series, health, metrics, errors, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dalleserver import __version__
+from dalleserver.httpd import Request, Response
+from dalleserver.observability.metrics import CONTENT_TYPE as PROMETHEUS_TYPE
+from dalleserver.web.errors import ApiError, ErrorCode
+from dalleserver.web.guards import require_admin
+from dalleserver.web.openapi import openapi_document
+from dalleserver.web.params import flag
+from dalleserver.web.responses import envelope, error_response, json_document, text_response
+
+if TYPE_CHECKING:
+    from dalleserver.web.app import App
+
+
+def index(app: App, request: Request) -> Response:
+    """The routes, one a line, from the route table."""
+    lines = [f"dalleserver {__version__}", "", "routes:"]
+    for spec in app.routes:
+        methods = ",".join(spec.methods)
+        lines.append(f"  {methods:<9} {spec.path:<36} {spec.summary}")
+    return text_response("\n".join(lines) + "\n")
+
+
+def series(app: App, request: Request) -> Response:
+    """The visible series with their filters."""
+    items = [s.to_json_dict() for s in app.catalog.series.all(include_hidden=False)]
+    return envelope({"series": items, "count": len(items)}, request.request_id)
+
+
+def health(app: App, request: Request) -> Response:
+    """The health report; 503 with the report when a component is unhealthy."""
+    check = (request.arg("check") or "").strip().lower()
+    if check == "liveness":
+        return livez(app, request)
+    if check == "readiness":
+        return readyz(app, request)
+    if check:
+        raise ApiError(ErrorCode.INVALID_REQUEST, "?check= takes liveness or readiness")
+    report = app.health.report()
+    if report["status"] == "unhealthy":
+        failing = [n for n, c in report["components"].items() if c["status"] == "unhealthy"]
+        # the report rides along for monitors that only look at the body
+        return error_response(
+            ApiError(ErrorCode.SERVICE_UNAVAILABLE, "unhealthy: " + ", ".join(failing),
+                     headers={"Retry-After": "30"}), request.request_id, data=report)
+    return envelope(report, request.request_id)
+
+
+def livez(app: App, request: Request) -> Response:
+    """200 while the process runs."""
+    return envelope({"status": "alive"}, request.request_id)
+
+
+def readyz(app: App, request: Request) -> Response:
+    """200 when the data dir is usable and the server is not shutting down."""
+    ready, reason = app.ready()
+    if not ready:
+        raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, f"not ready: {reason}",
+                       headers={"Retry-After": "5"})
+    return envelope({"status": "ready"}, request.request_id)
+
+
+def metrics(app: App, request: Request) -> Response:
+    """The metrics in the Prometheus text format, or JSON."""
+    fmt = (request.arg("format") or "prometheus").strip().lower()
+    if fmt == "json":
+        return envelope(app.instruments.json(), request.request_id)
+    if fmt not in ("prometheus", "text"):
+        raise ApiError(ErrorCode.INVALID_REQUEST, "?format= takes json or prometheus")
+    return text_response(app.instruments.text(), content_type=PROMETHEUS_TYPE)
+
+
+def errors(app: App, request: Request) -> Response:
+    """The error report; POST ?clear=1 resets it (admin)."""
+    if request.method == "POST":
+        if not flag(request, "clear"):
+            raise ApiError(ErrorCode.INVALID_REQUEST, "POST /errors needs ?clear=1")
+        require_admin(request, app.config.admin_token)
+        app.errors.clear()
+        return envelope({"cleared": True}, request.request_id)
+    if request.has("clear"):
+        raise ApiError(ErrorCode.METHOD_NOT_ALLOWED, "clearing needs POST /errors?clear=1",
+                       headers={"Allow": "GET, HEAD, POST"})
+    if (request.arg("format") or "").strip().lower() == "json":
+        return envelope(app.errors.to_json(), request.request_id)
+    return text_response(app.errors.to_text())
+
+
+def openapi(app: App, request: Request) -> Response:
+    """This API as OpenAPI 3.1, built from the route table."""
+    return json_document(openapi_document(app.routes))
