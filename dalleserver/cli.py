@@ -17,7 +17,7 @@ from dalleserver.dress.databases import ALL_DATABASES
 from dalleserver.storage import DataDir
 
 PROG = "dalleserver"
-COMMANDS = ("serve", "generate", "prompts", "series", "check")
+COMMANDS = ("serve", "generate", "prompts", "series", "check", "print-unit", "print-env")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate configuration, data dir, databases, series")
     _add_common(check)
+    sub.add_parser("print-unit", help="print the systemd unit this binary ships with")
+    sub.add_parser("print-env", help="print the commented settings file for the service")
     return parser
 
 
@@ -284,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv.insert(0, "serve")
     try:
         args = build_parser().parse_args(argv)
+        if args.command in ("print-unit", "print-env"):  # needs no configuration or data dir
+            from dalleserver.packaging import print_deploy_file
+
+            return print_deploy_file(args.command)
         config = config_from_args(args)
         return HANDLERS[args.command](args, config)
     except (UsageError, ConfigError) as exc:

@@ -123,6 +123,11 @@ def default_data_dir(environ: Mapping[str, str]) -> Path:
     if xdg:
         return Path(xdg).expanduser() / "trueblocks" / "dalle"
     home = environ.get("HOME", "").strip() or os.path.expanduser("~")
+    # without HOME and without a passwd entry expanduser gives "~" back: the data would land
+    # in a literal ./~ under the working directory (a service with no home, a bare container)
+    if not os.path.isabs(home):
+        raise ConfigError("no data dir: HOME is not set and this user has no home directory; "
+                          "pass --data-dir or set TB_DALLE_DATA_DIR")
     return Path(home) / ".local" / "share" / "trueblocks" / "dalle"
 
 

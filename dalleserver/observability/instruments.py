@@ -12,10 +12,26 @@ from dalleserver.observability.metrics import Registry
 
 GENERATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 BREAKER_STATES = ("closed", "half_open", "open")
+# the provider endpoints and call outcomes (provider.http's error kinds, "rejected" by an open
+# breaker, "error" for anything else): their counters start at 0, so that rate() and
+# increase() see the first failure instead of a series appearing out of nowhere
+OPENAI_ENDPOINTS = ("chat", "images")
+OPENAI_OUTCOMES = ("success", "rejected", "error", "timeout", "connection", "rate_limited",
+                   "insufficient_quota", "content_policy", "invalid_key", "server_error",
+                   "client_error", "bad_response")
 
 
 def _zero() -> float:
     return 0.0
+
+
+def _unknown() -> None:
+    return None
+
+
+def _optional(source: Callable[[], Any]) -> float | None:
+    value = source()
+    return None if value is None else float(value)
 
 
 class Instruments:
@@ -23,11 +39,13 @@ class Instruments:
     owners of those values attach with ``watch`` once they exist."""
 
     SOURCES = ("queue_depth", "in_flight", "breaker_states", "http_in_flight",
-               "http_connections")
+               "http_connections", "queue_capacity")
 
     def __init__(self) -> None:
         self.sources: dict[str, Callable[[], Any]] = dict.fromkeys(self.SOURCES, _zero)
         self.sources["breaker_states"] = dict
+        # a capacity of 0 would make the saturation ratio infinite: no sample until it is known
+        self.sources["queue_capacity"] = _unknown
         sources = self.sources
         r = self.registry = Registry()
         r.gauge("dalleserver_up", "1 while the server is running", callback=lambda: 1.0)
@@ -66,6 +84,9 @@ class Instruments:
                 callback=lambda: float(sources["in_flight"]()))
         r.gauge("dalleserver_queue_depth", "Generations waiting in the queue",
                 callback=lambda: float(sources["queue_depth"]()))
+        r.gauge("dalleserver_queue_capacity",
+                "Generations the queue holds before refusing more (TB_DALLE_QUEUE_SIZE)",
+                callback=lambda: _optional(sources["queue_capacity"]))
         self.openai_requests = r.counter("dalleserver_openai_requests_total",
                                          "Calls to the OpenAI API", ("endpoint", "outcome"))
         self.openai_errors = r.counter("dalleserver_openai_errors_total",
@@ -74,6 +95,10 @@ class Instruments:
                                          "Calls to the OpenAI API that timed out")
         self.retries = r.counter("dalleserver_retries_total", "Retried calls, by operation",
                                  ("operation",))
+        for endpoint in OPENAI_ENDPOINTS:
+            self.retries.inc(0, operation=endpoint)
+            for outcome in OPENAI_OUTCOMES:
+                self.openai_requests.inc(0, endpoint=endpoint, outcome=outcome)
 
         def breaker_gauge() -> dict[tuple[str, ...], float]:
             out = {}

@@ -154,6 +154,8 @@ class Gauge(Metric):
     def _current(self) -> list[tuple[LabelValues, float]]:
         if self._callback is not None:
             result = self._callback()
+            if result is None:  # nothing to read (no /proc, no source yet): no sample at all
+                return []
             if isinstance(result, dict):
                 return sorted(result.items())
             return [((), float(result))]
@@ -170,7 +172,7 @@ class Gauge(Metric):
     def to_json(self) -> Any:
         items = self._current()
         if not self.label_names:
-            return items[0][1] if items else 0
+            return items[0][1] if items else None  # unreadable, as in the text format
         return [{"labels": dict(zip(self.label_names, k, strict=True)), "value": v}
                 for k, v in items]
 

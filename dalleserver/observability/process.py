@@ -1,10 +1,13 @@
-"""Process statistics for the standard ``process_*`` metrics: /proc first, portable fallback."""
+"""Process statistics for the standard ``process_*`` metrics: /proc first, portable fallback.
+
+A value that cannot be read (no /proc in a sandbox or chroot) is None, and its metric has no
+sample: a 0 would be read as a real value (no memory, no open files) and break dashboards.
+"""
 
 from __future__ import annotations
 
 import os
 import resource
-import sys
 import time
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -36,15 +39,16 @@ def _proc_stat() -> list[str] | None:
     return text[text.rfind(")") + 2 :].split()
 
 
-def resident_memory_bytes() -> float:
+def resident_memory_bytes() -> float | None:
+    """Resident set size now; None without /proc (getrusage only knows the peak)."""
     fields = _proc_stat()
     if fields is not None:
         return float(int(fields[21]) * _PAGE)
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return float(usage if sys.platform == "darwin" else usage * 1024)
+    return None
 
 
 def cpu_seconds() -> float:
+    """User plus system CPU time (getrusage when /proc is missing: the same numbers)."""
     fields = _proc_stat()
     if fields is not None:
         return (int(fields[11]) + int(fields[12])) / _TICKS
@@ -53,26 +57,30 @@ def cpu_seconds() -> float:
 
 
 def start_time_seconds() -> float:
+    """Start time since the epoch; without /proc, when this module was imported."""
     fields = _proc_stat()
     if fields is not None and _BOOT is not None:
         return _BOOT + int(fields[19]) / _TICKS
     return _FALLBACK_START
 
 
-def open_fds() -> float:
+def open_fds() -> float | None:
+    """Open file descriptors, or None when no fd folder can be listed."""
     for folder in ("/proc/self/fd", "/dev/fd"):
         try:
             return float(len(os.listdir(folder)))
         except OSError:
             continue
-    return 0.0
+    return None
 
 
-def virtual_memory_bytes() -> float:
+def virtual_memory_bytes() -> float | None:
+    """Virtual memory size, or None without /proc."""
     fields = _proc_stat()
-    return float(int(fields[20])) if fields is not None else 0.0
+    return float(int(fields[20])) if fields is not None else None
 
 
 def max_fds() -> float:
+    """The soft limit on open file descriptors."""
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return float(soft)

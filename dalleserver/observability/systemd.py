@@ -1,6 +1,13 @@
 """systemd's notify protocol with the stdlib: READY=1, STOPPING=1, STATUS= and watchdog pings.
 
 Without ``$NOTIFY_SOCKET`` (not started by systemd with ``Type=notify``) every call is a no-op.
+
+The single binary is not one process: staticx's loader starts PyInstaller's launcher, which
+unpacks the app and starts the Python server as its child. systemd started the loader, so the
+loader is the service's main PID and ``$WATCHDOG_PID`` names it. The server therefore sends
+``MAINPID=`` with ``READY=1`` (systemd accepts that from a process other than the main one
+only with ``NotifyAccess=all``, as the shipped unit sets), and pings the watchdog when
+``$WATCHDOG_PID`` is its own pid or, when frozen, one of the launchers above it.
 """
 
 from __future__ import annotations
@@ -8,13 +15,46 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 
 log = logging.getLogger("dalleserver.systemd")
 
+# the processes a frozen server may have above it that systemd started: the onefile launcher
+# and, in the static build, staticx's loader
+LAUNCHER_DEPTH = 2
+
+
+def parent_pid(pid: int) -> int | None:
+    """The parent of ``pid`` from /proc, or None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    # the command name may contain spaces and parentheses: the fields follow the last ")"
+    fields = text[text.rfind(")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+
+
+def launcher_pids(frozen: bool | None = None) -> list[int]:
+    """Pids of the single binary's launchers above this process (nearest first); none when
+    running from Python sources, where nothing stands between systemd and the server."""
+    if not (getattr(sys, "frozen", False) if frozen is None else frozen):
+        return []
+    pids: list[int] = []
+    pid: int | None = os.getppid()
+    while pid is not None and pid > 1 and len(pids) < LAUNCHER_DEPTH:
+        pids.append(pid)
+        pid = parent_pid(pid)
+    return pids
+
 
 class Notifier:
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
+    """Talks to systemd over ``$NOTIFY_SOCKET``; every method is a no-op without it."""
+
+    def __init__(self, environ: dict[str, str] | None = None,
+                 launchers: list[int] | None = None) -> None:
         env = os.environ if environ is None else environ
         address = env.get("NOTIFY_SOCKET", "")
         if address.startswith("@"):
@@ -23,15 +63,27 @@ class Notifier:
         self.watchdog_interval = 0.0
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
-        if usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid())):
+        if usec.isdigit() and int(usec) > 0 and self._watchdog_is_ours(pid, launchers):
             self.watchdog_interval = int(usec) / 1e6 / 2  # ping at half the timeout
         self._stop = threading.Event()
 
+    @staticmethod
+    def _watchdog_is_ours(pid: str, launchers: list[int] | None) -> bool:
+        # WATCHDOG_PID is set so that children which inherit the environment do not ping
+        # for their parent; a frozen server's launchers are the one exception
+        if not pid or pid == str(os.getpid()):
+            return True
+        if not pid.isdigit():
+            return False
+        return int(pid) in (launcher_pids() if launchers is None else launchers)
+
     @property
     def enabled(self) -> bool:
+        """Whether systemd is listening (``$NOTIFY_SOCKET`` is set)."""
         return bool(self.address)
 
     def send(self, *fields: str) -> bool:
+        """Send one notification datagram; False (and a warning) when it cannot be sent."""
         if not self.address:
             return False
         try:
@@ -44,9 +96,11 @@ class Notifier:
             return False
 
     def ready(self, status: str = "") -> None:
+        """READY=1, handing the main PID over to this process (see the module docstring)."""
         self.send("READY=1", f"MAINPID={os.getpid()}", *([f"STATUS={status}"] if status else []))
 
     def stopping(self) -> None:
+        """STOPPING=1; the watchdog pings end."""
         self._stop.set()
         self.send("STOPPING=1", "STATUS=shutting down")
 

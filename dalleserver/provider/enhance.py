@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from dalleserver.config import Config
@@ -10,6 +11,8 @@ from dalleserver.provider.guard import GuardedEndpoint
 from dalleserver.provider.http import OpenAIClient, ProviderError
 from dalleserver.resilience.breaker import CircuitOpenError
 from dalleserver.resilience.retry import RetryAfterTooLong
+
+log = logging.getLogger("dalleserver.enhance")
 
 INSTRUCTION = (
     "Rewrite the art prompt you are given into a richer, more vivid prompt for an image "
@@ -54,11 +57,19 @@ class Enhancer:
             doc = self.endpoint.call(
                 lambda: self.client.post_json(url, payload, self.config.enhancement_timeout))
         except (ProviderError, CircuitOpenError, RetryAfterTooLong) as exc:
+            # the picture still comes, from the plainer prompt: worth a warning, not an error
+            log.warning("prompt enhancement unavailable for %s %s (%s); using the base prompt",
+                        dress.series, dress.original, exc,
+                        extra={"series": dress.series, "address": dress.original,
+                               "error": str(exc), "error_type": type(exc).__name__})
             return dress.prompt, f"enhancement unavailable ({exc}); the base prompt was used"
         try:
             content = doc["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             content = ""
         if not isinstance(content, str) or not content.strip():
+            log.warning("the chat model answered nothing for %s %s; using the base prompt",
+                        dress.series, dress.original,
+                        extra={"series": dress.series, "address": dress.original})
             return dress.prompt, "the chat model answered nothing; the base prompt was used"
         return content.strip(), ""

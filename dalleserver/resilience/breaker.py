@@ -232,6 +232,14 @@ class CircuitBreaker:
     def _transition(self, new: str) -> None:
         old, self._state = self._state, new
         self._generation += 1
+        # opening is what an operator must see (calls now fail fast); probing and closing
+        # again are routine
+        log.log(logging.WARNING if new == OPEN else logging.INFO,
+                "breaker %s: %s -> %s%s", self.name, old, new,
+                f" after {self._failures} failures, for {self.reset_timeout:g}s"
+                if new == OPEN else "",
+                extra={"breaker": self.name, "from_state": old, "to_state": new,
+                       "consecutive_failures": self._failures})
         if self._on_state_change is None:
             return
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import email.message
 import email.utils
+import logging
 import math
 import random
 import time
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger("dalleserver.retry")
 
 # 2 ** 64 times any sane base delay is far beyond any max_delay; capping the exponent keeps
 # the arithmetic from overflowing a float for absurd attempt numbers.
@@ -187,5 +189,13 @@ def call_with_retry(
                 delay = backoff_delay(attempt, policy, rand)
             if on_retry is not None:
                 on_retry(operation, attempt, delay, exc)
+            # a warning: retries are the first sign of a struggling provider, long before a
+            # breaker opens or a generation fails
+            log.warning("%s: attempt %d of %d failed (%s); retrying in %.1fs", operation,
+                        attempt, policy.max_attempts, exc, delay,
+                        extra={"operation": operation, "attempt": attempt,
+                               "max_attempts": policy.max_attempts,
+                               "retry_in_seconds": round(delay, 3), "error": str(exc),
+                               "error_type": type(exc).__name__})
             sleep(delay)
             attempt += 1

@@ -9,7 +9,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import REPO
-from tests.server_util import running_server
+from tests.support.server import running_server
 
 DEPLOY = REPO / "deploy"
 METRIC = re.compile(r"\b((?:dalleserver|process)_[a-z_]+)\b")
