@@ -98,13 +98,13 @@ class Connection:
                 self.close_after = True
                 return self._answer_error(error)
             if found is None:
-                if (self.server.application.draining() and not self.buffer
-                        and self.head is None):
-                    self.close()
-                    return DONE
                 try:
                     data = self.sock.recv(65536)
                 except BlockingIOError:
+                    if (not self.buffer and self.head is None
+                            and self.server.application.draining()):
+                        self.close()  # nothing asked and nothing will be: done
+                        return DONE
                     self._arm_read_deadline()
                     return READ
                 if not data:

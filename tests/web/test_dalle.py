@@ -327,3 +327,19 @@ def test_png_deleted_by_hand_is_generated_again(gated):
     assert response.status == 202
     wait_done(client, f"/dalle/empty/{A}")
     assert backend.renders == 2
+
+
+def test_a_failed_run_seen_done_is_retried_at_once(tmp_path):
+    """The client sees done with an error and asks again straight away: a new run (202),
+    every time, not the old snapshot (the manager releases the key before done shows)."""
+    backend = GatedBackend(fail="the provider said no")
+    with running_server(tmp_path, backend=backend, flags={"rate_limit": "0"}) as (client, _):
+        path = f"/dalle/empty/{A}"
+        statuses = []
+        for _ in range(15):
+            response, doc = client.json("GET", path + "?generate=1")
+            statuses.append(response.status)
+            while not doc["data"].get("done"):
+                response, doc = client.json("GET", path)
+            assert doc["data"]["error"] == "generation failed: the provider said no"
+    assert statuses == [202] * 15
