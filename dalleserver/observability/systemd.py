@@ -4,10 +4,15 @@ Without ``$NOTIFY_SOCKET`` (not started by systemd with ``Type=notify``) every c
 
 The single binary is not one process: staticx's loader starts PyInstaller's launcher, which
 unpacks the app and starts the Python server as its child. systemd started the loader, so the
-loader is the service's main PID and ``$WATCHDOG_PID`` names it. The server therefore sends
-``MAINPID=`` with ``READY=1`` (systemd accepts that from a process other than the main one
-only with ``NotifyAccess=all``, as the shipped unit sets), and pings the watchdog when
-``$WATCHDOG_PID`` is its own pid or, when frozen, one of the launchers above it.
+loader is the service's main PID and ``$WATCHDOG_PID`` names it. The server's notifications
+come from a process below the main one, which systemd accepts only with ``NotifyAccess=all``
+(as the shipped unit sets), and it pings the watchdog when ``$WATCHDOG_PID`` is its own pid or,
+when frozen, one of the launchers above it.
+
+The main PID is deliberately not handed over (``MAINPID=``): systemd before 253 cannot watch a
+main process that is not its child ("Supervising process ... which is not our child"), so a
+crashed server would be taken for a clean exit and not restarted. The launchers pass the
+server's exit on instead (its status, or the signal that killed it).
 """
 
 from __future__ import annotations
@@ -96,8 +101,11 @@ class Notifier:
             return False
 
     def ready(self, status: str = "") -> None:
-        """READY=1, handing the main PID over to this process (see the module docstring)."""
-        self.send("READY=1", f"MAINPID={os.getpid()}", *([f"STATUS={status}"] if status else []))
+        """READY=1 (and a STATUS= line when given). From Python sources the server is the
+        process systemd started, and says so with MAINPID=; frozen, it leaves the main PID
+        with the launcher (see the module docstring)."""
+        mainpid = [] if launcher_pids() else [f"MAINPID={os.getpid()}"]
+        self.send("READY=1", *mainpid, *([f"STATUS={status}"] if status else []))
 
     def stopping(self) -> None:
         """STOPPING=1; the watchdog pings end."""

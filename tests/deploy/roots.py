@@ -17,9 +17,9 @@ from tests.conftest import REPO
 
 MIRROR = "http://deb.debian.org/debian"
 # Debian 11: glibc 2.31 (as Ubuntu 20.04), systemd 247 - the oldest supported pair we can
-# fetch; minbase plus what a service host has (systemd) and what the docs use (curl).
+# fetch; minbase plus what a service host has (systemd, dbus) and what the docs use (curl).
 OLD_SUITE = "bullseye"
-OLD_PACKAGES = ("systemd", "systemd-sysv", "curl", "ca-certificates")
+OLD_PACKAGES = ("systemd", "systemd-sysv", "dbus", "curl", "ca-certificates")
 
 
 def roots_dir() -> Path:
