@@ -65,22 +65,21 @@ class Notifier:
         if address.startswith("@"):
             address = "\0" + address[1:]  # abstract namespace
         self.address = address
+        # read once: the launchers do not change, and /proc may be hidden later
+        self.launchers = launcher_pids() if launchers is None else list(launchers)
         self.watchdog_interval = 0.0
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
-        if usec.isdigit() and int(usec) > 0 and self._watchdog_is_ours(pid, launchers):
+        if usec.isdigit() and int(usec) > 0 and self._watchdog_is_ours(pid):
             self.watchdog_interval = int(usec) / 1e6 / 2  # ping at half the timeout
         self._stop = threading.Event()
 
-    @staticmethod
-    def _watchdog_is_ours(pid: str, launchers: list[int] | None) -> bool:
+    def _watchdog_is_ours(self, pid: str) -> bool:
         # WATCHDOG_PID is set so that children which inherit the environment do not ping
         # for their parent; a frozen server's launchers are the one exception
         if not pid or pid == str(os.getpid()):
             return True
-        if not pid.isdigit():
-            return False
-        return int(pid) in (launcher_pids() if launchers is None else launchers)
+        return pid.isdigit() and int(pid) in self.launchers
 
     @property
     def enabled(self) -> bool:
@@ -104,7 +103,7 @@ class Notifier:
         """READY=1 (and a STATUS= line when given). From Python sources the server is the
         process systemd started, and says so with MAINPID=; frozen, it leaves the main PID
         with the launcher (see the module docstring)."""
-        mainpid = [] if launcher_pids() else [f"MAINPID={os.getpid()}"]
+        mainpid = [] if self.launchers else [f"MAINPID={os.getpid()}"]
         self.send("READY=1", *mainpid, *([f"STATUS={status}"] if status else []))
 
     def stopping(self) -> None:
