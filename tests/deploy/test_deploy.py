@@ -66,7 +66,8 @@ def test_every_expression_names_exported_metrics(exported):
     checked = 0
     for where, expr in _expressions():
         names = METRIC.findall(expr)
-        assert names, where
+        # Prometheus's own `up` is the only other series a rule or panel may use
+        assert names or re.match(r"up\{", expr), where
         for name in names:
             assert name in exported, f"{where}: {name} is not exported"
             checked += 1
@@ -79,8 +80,42 @@ def test_dashboard_covers_the_operations_topics():
     for needle in ("dalleserver_http_requests_total", "dalleserver_http_request_duration_seconds",
                    "dalleserver_generations_total", "dalleserver_queue_depth",
                    "dalleserver_circuit_breaker_state", "dalleserver_openai_errors_total",
-                   "dalleserver_retries_total", "process_resident_memory_bytes"):
-        assert needle in text
+                   "dalleserver_retries_total", "process_resident_memory_bytes",
+                   "dalleserver_http_connections", "dalleserver_http_requests_in_flight",
+                   "dalleserver_http_worker_stalls_total", "dalleserver_build_info",
+                   "dalleserver_queue_capacity"):
+        assert needle in text, needle
+
+
+def test_dashboard_filters_by_job_and_instance_and_shows_down_in_red():
+    dashboard = json.loads((DEPLOY / "monitoring/grafana-dashboard.json").read_text())
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert {"datasource", "job", "instance"} <= variables
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            assert 'job="$job"' in target["expr"] and '=~"$instance"' in target["expr"], (
+                panel["title"])
+    up = next(p for p in dashboard["panels"] if p["title"] == "Up")
+    assert up["targets"][0]["expr"].startswith("up{")  # 0 when down, never "No data"
+    defaults = up["fieldConfig"]["defaults"]
+    colours = {k: v["color"] for m in defaults["mappings"] for k, v in m["options"].items()}
+    assert colours == {"0": "red", "1": "green"}
+    ratio = next(p for p in dashboard["panels"] if p["title"] == "5xx ratio")
+    assert ratio["fieldConfig"]["defaults"]["unit"] == "percentunit"
+
+
+def test_dashboard_panels_plot_one_quantity_each():
+    """A unit per panel, and every series of a panel in that unit: rates are not drawn on
+    the axis of counts, nor bytes beside seconds."""
+    dashboard = json.loads((DEPLOY / "monitoring/grafana-dashboard.json").read_text())
+    for panel in dashboard["panels"]:
+        unit = panel["fieldConfig"]["defaults"]["unit"]
+        assert unit, panel["title"]
+        rates = {"rate(" in t["expr"] or "histogram_quantile" in t["expr"]
+                 for t in panel["targets"]}
+        assert len(rates) == 1, f"{panel['title']} mixes rates and levels"
+        assert panel["targets"][0]["expr"] and unit in (
+            "reqps", "ops", "s", "short", "bytes", "percentunit", "none"), panel["title"]
 
 
 def test_prometheus_scrape_config():
