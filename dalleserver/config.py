@@ -10,6 +10,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from dalleserver.costs.budget import ACCEPTED_FORM as BUDGET_FORM
+from dalleserver.costs.budget import BudgetSpec, parse_budget
+from dalleserver.costs.catalog import ImageOptions, OptionError, resolve_image_options
+from dalleserver.costs.prices import PriceError, PriceTable, load_price_table, missing_price
 from dalleserver.durations import ACCEPTED_FORM as DURATION_FORM
 from dalleserver.durations import parse_duration
 
@@ -176,10 +180,20 @@ SETTINGS: tuple[Setting, ...] = (
             _parse_float, "a number such as 0.2"),
     Setting("image_model", "TB_DALLE_IMAGE_MODEL", None, "gpt-image-2", _parse_text,
             "a model name"),
-    Setting("image_quality", "TB_DALLE_IMAGE_QUALITY", None, "hd", _parse_text,
-            "a quality such as hd or standard"),
+    # "": what the original sends for the model (high for gpt-image-2, hd for dall-e-3)
+    Setting("image_quality", "TB_DALLE_IMAGE_QUALITY", None, "", _parse_text,
+            "a quality the image model takes, such as low, medium, high or hd"),
     Setting("image_style", "TB_DALLE_IMAGE_STYLE", None, "", _parse_text,
             "a style such as vivid or natural"),
+    Setting("image_size", "TB_DALLE_IMAGE_SIZE", None, "", _parse_text,
+            "a size the image model takes, such as 1024x1024 or auto"),
+    Setting("image_format", "TB_DALLE_IMAGE_FORMAT", None, "", _parse_text,
+            "an output format the image model takes: png, jpeg or webp"),
+    Setting("price_table", "TB_DALLE_PRICE_TABLE", None, None, _parse_path,
+            "the path of a JSON price table"),
+    Setting("budget", "TB_DALLE_BUDGET", None, None, parse_budget, BUDGET_FORM),
+    Setting("budget_fallback", "TB_DALLE_BUDGET_FALLBACK", None, "none",
+            _parse_choice(("none", "local")), "none or local"),
     Setting("image_timeout", "TB_DALLE_IMAGE_TIMEOUT", None, 300.0, _parse_positive_duration,
             "a positive " + DURATION_FORM),
     Setting("breaker_failures", "TB_DALLE_BREAKER_FAILURES", None, 5, _parse_int(1, 1000),
@@ -196,6 +210,12 @@ SETTINGS: tuple[Setting, ...] = (
             "generation triggers per client per minute, an integer (0 disables)"),
     Setting("max_connections", "TB_DALLE_MAX_CONNECTIONS", None, 512, _parse_int(1, 100_000),
             "an integer between 1 and 100000"),
+    Setting("progress_retention", "TB_DALLE_PROGRESS_RETENTION", None, 600.0,
+            _parse_positive_duration, "how long a finished run's progress stays readable, "
+            "a positive " + DURATION_FORM),
+    Setting("progress_memory_mb", "TB_DALLE_PROGRESS_MEMORY_MB", None, 64,
+            _parse_int(1, 65536), "megabytes that finished runs' progress may take before "
+            "the oldest go early, an integer from 1 to 65536"),
     Setting("http_threads", "TB_DALLE_HTTP_THREADS", None, 8, _parse_int(1, 256),
             "most threads answering HTTP requests (one runs, more join while it is "
             "blocked), an integer from 1 to 256"),
@@ -230,6 +250,11 @@ class Config:
     image_model: str
     image_quality: str
     image_style: str
+    image_size: str
+    image_format: str
+    price_table: Path | None
+    budget: BudgetSpec | None
+    budget_fallback: str
     image_timeout: float
     breaker_failures: int
     breaker_reset: float
@@ -238,11 +263,14 @@ class Config:
     trusted_proxies: tuple[str, ...]
     rate_limit: int
     max_connections: int
+    progress_retention: float
+    progress_memory_mb: int
     http_threads: int
     log_level: str
     log_format: str
     env_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    prices: PriceTable = field(default_factory=PriceTable, repr=False, compare=False)
 
     @property
     def has_api_key(self) -> bool:
@@ -257,6 +285,12 @@ class Config:
         return self.enhancement_url or f"{self.openai_base_url}/chat/completions"
 
     @property
+    def image_options(self) -> ImageOptions:
+        """The image request's model, quality, size, output format and style."""
+        return ImageOptions(self.image_model, self.image_quality, self.image_size,
+                            self.image_format, self.image_style)
+
+    @property
     def image_generations_url(self) -> str:
         return self.image_url or f"{self.openai_base_url}/images/generations"
 
@@ -264,7 +298,7 @@ class Config:
         """A printable view with secrets masked."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name == "sources":
+            if f.name in ("sources", "prices"):
                 continue
             value = getattr(self, f.name)
             if f.name in SECRET_SETTINGS:
@@ -290,6 +324,35 @@ def read_env_file(path: Path | None, *, required: bool) -> dict[str, str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--env-file: cannot read {path}: {exc}") from exc
     return {k: v for k, v in values.items() if v is not None}
+
+
+def _cost_settings(values: dict[str, Any], sources: Mapping[str, str],
+                   paid_images: bool) -> dict[str, Any]:
+    """The image options checked against the model (the original's default quality
+    filled in) and the price table; a budget in dollars needs a price for what it pays."""
+    try:
+        options = resolve_image_options(values["image_model"], values["image_quality"],
+                                        values["image_size"], values["image_format"],
+                                        values["image_style"])
+    except OptionError as exc:
+        raise ConfigError(f"{sources[exc.setting]}: {exc}") from None
+    prices = PriceTable()
+    if values["price_table"] is not None:
+        try:
+            prices = load_price_table(values["price_table"])
+        except PriceError as exc:
+            raise ConfigError(f"{sources['price_table']}: {exc}") from None
+    budget = values["budget"]
+    if budget is not None and budget.unit == "dollars" and values["openai_api_key"]:
+        enhance = not values["no_enhance"]
+        missing = missing_price(prices, options if paid_images else None,
+                                values["enhancement_model"] if enhance else None)
+        if missing:
+            raise ConfigError(f"{sources['budget']}: a budget in dollars needs the price of "
+                              f"{missing}; add it with TB_DALLE_PRICE_TABLE")
+    return {"image_quality": options.quality, "image_size": options.size,
+            "image_format": options.output_format, "image_style": options.style,
+            "prices": prices}
 
 
 def load_config(
@@ -351,6 +414,7 @@ def load_config(
     else:
         resolved = configured
 
+    values.update(_cost_settings(values, sources, paid_images=resolved == "openai"))
     return Config(
         image_backend=resolved,
         image_backend_setting=configured,

@@ -1,13 +1,19 @@
 """Builds the objects a process needs from a Config: catalog, storage, jobs, progress,
-metrics and, with an API key, the OpenAI provider behind its breakers."""
+metrics, with an API key the OpenAI provider behind its breakers, and with an Ethereum node
+the ENS resolver."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from dalleserver.config import Config
+from dalleserver.costs.budget import Budget
+from dalleserver.costs.spending import Spending
+from dalleserver.costs.store import FileSpendStore
 from dalleserver.dress import Catalog
+from dalleserver.ens import DisplayNames, EnsResolver, build_resolver
 from dalleserver.imaging.backends import ImageBackend, backend_for
 from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.manager import JobManager
@@ -15,6 +21,7 @@ from dalleserver.jobs.phase_stats import PhaseStats
 from dalleserver.jobs.pipeline import Pipeline
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.observability.instruments import Instruments
+from dalleserver.picture_index import PictureIndex
 from dalleserver.storage import DataDir
 
 
@@ -28,11 +35,44 @@ class Runtime:
     pipeline: Pipeline
     jobs: JobManager
     instruments: Instruments
+    pictures: PictureIndex
     breakers: dict[str, Any] = field(default_factory=dict)
+    # with TB_DALLE_RPC_URL: names to addresses, and addresses' names for display
+    resolver: EnsResolver | None = None
+    display_names: DisplayNames | None = None
+    # with an API key: what runs may spend (TB_DALLE_BUDGET) and what they spent
+    spending: Spending | None = None
+
+
+def ens_lookup_limit(http_threads: int) -> int:
+    """How many ENS names may wait on the node at once: a quarter of the HTTP threads (at
+    least one), so a slow node never holds every thread that serves pictures."""
+    return max(1, http_threads // 4)
+
+
+def build_spending(config: Config, data_dir: DataDir, instruments: Instruments,
+                   clock: Callable[[], float] | None = None) -> Spending | None:
+    """Cost control when calls are paid (an API key): the price table, the configured
+    image options, the budget kept in the data dir, the local renderer as its fallback.
+    Reads the ledger once, so an unreadable one stops the start (StorageError)."""
+    if not config.has_api_key:
+        return None
+    budget = None
+    if config.budget is not None:
+        budget = Budget(config.budget, FileSpendStore(data_dir.metrics / "spending.json"),
+                        **({"clock": clock} if clock else {}))
+        budget.spent()
+    image = config.image_options if config.image_backend == "openai" else None
+    chat = config.enhancement_model if config.enhance_enabled else None
+    fallback = backend_for("local") if config.budget_fallback == "local" else None
+    spending = Spending(config.prices, image, chat, budget, fallback, instruments)
+    instruments.watch(budget=spending.budget_reading)
+    return spending
 
 
 def build_provider(config: Config, instruments: Instruments,
-                   breaker_options: dict[str, Any] | None = None, **guard_options: Any):
+                   breaker_options: dict[str, Any] | None = None,
+                   spending: Spending | None = None, **guard_options: Any):
     """(enhancer or None, openai image backend or None, breakers) for this configuration."""
     if not config.has_api_key:
         return None, None, {}
@@ -51,8 +91,8 @@ def build_provider(config: Config, instruments: Instruments,
     breakers = {name: CircuitBreaker(name, **options) for name in ("chat", "images")}
     chat = GuardedEndpoint("chat", breakers["chat"], instruments, **guard_options)
     images = GuardedEndpoint("images", breakers["images"], instruments, **guard_options)
-    enhancer = Enhancer(config, client, chat) if config.enhance_enabled else None
-    backend = OpenAIImageBackend(config, client, images)
+    enhancer = Enhancer(config, client, chat, spending) if config.enhance_enabled else None
+    backend = OpenAIImageBackend(config, client, images, spending)
     return enhancer, backend, breakers
 
 
@@ -64,24 +104,40 @@ def build_runtime(
     catalog: Catalog | None = None,
     guard_options: dict[str, Any] | None = None,
     breaker_options: dict[str, Any] | None = None,
+    resolver: EnsResolver | None = None,
+    budget_clock: Callable[[], float] | None = None,
 ) -> Runtime:
     """Wire everything together; nothing is started (call ``runtime.jobs.start()``).
 
-    ``backend`` replaces the one the configuration names (tests, benchmarks)."""
+    ``backend`` replaces the one the configuration names, ``resolver`` the ENS resolver
+    built from TB_DALLE_RPC_URL, ``budget_clock`` the budget's clock (tests, benchmarks)."""
     data_dir = DataDir(config.data_dir)
     data_dir.ensure()
     catalog = catalog or Catalog(config.data_dir)
-    board = ProgressBoard(PhaseStats(data_dir.phase_stats))
+    board = ProgressBoard(PhaseStats(data_dir.phase_stats), config.progress_retention,
+                          memory_budget=config.progress_memory_mb << 20)
     locks = LockTable(data_dir.locks, ttl=config.lock_ttl)
     instruments = Instruments()
+    spending = build_spending(config, data_dir, instruments, budget_clock)
     enhancer, openai_backend, breakers = build_provider(config, instruments, breaker_options,
-                                                        **(guard_options or {}))
+                                                        spending, **(guard_options or {}))
     if backend is None:
         backend = (openai_backend if config.image_backend == "openai"
                    else backend_for(config.image_backend))
-    pipeline = Pipeline(catalog, data_dir, backend, board, locks, enhancer)
+    pictures = PictureIndex(data_dir.output)
+    pipeline = Pipeline(catalog, data_dir, backend, board, locks, enhancer, pictures,
+                        spending)
     jobs = JobManager(pipeline, board, workers or config.workers, config.queue_size)
+    resolver = resolver or build_resolver(config, max_cold=ens_lookup_limit(config.http_threads))
+    display_names = DisplayNames(resolver) if resolver is not None else None
+    # the node's breaker shows in the breaker metric, not among the OpenAI breakers of /health
+    all_breakers = dict(breakers)
+    if resolver is not None:
+        instruments.watch(ens=resolver.stats)
+        if resolver.rpc.breaker is not None:
+            all_breakers["ens"] = resolver.rpc.breaker
     instruments.watch(queue_depth=lambda: jobs.queue_depth, in_flight=lambda: jobs.in_flight,
-                      breaker_states=lambda: {n: b.state for n, b in breakers.items()})
+                      breaker_states=lambda: {n: b.state for n, b in all_breakers.items()})
     return Runtime(config, catalog, data_dir, board, locks, pipeline, jobs, instruments,
-                   breakers)
+                   pictures, breakers, resolver=resolver, display_names=display_names,
+                   spending=spending)

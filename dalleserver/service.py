@@ -17,6 +17,7 @@ from dalleserver import __version__
 from dalleserver.config import Config
 from dalleserver.dress.databases import ALL_DATABASES
 from dalleserver.httpd import EngineHooks, HTTPServer, Timeouts
+from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.observability.logs import setup_logging
 from dalleserver.observability.systemd import Notifier
@@ -27,6 +28,7 @@ from dalleserver.web.app import App
 log = logging.getLogger("dalleserver")
 STATUS_INTERVAL = 5.0
 SHUTDOWN_GRACE = 10.0
+LOCK_SWEEP_INTERVAL = 60.0
 
 
 class StartupError(Exception):
@@ -42,8 +44,11 @@ class Service:
     server: HTTPServer
 
     def start(self, poll_interval: float = 0.2) -> threading.Thread:
-        """Start the generation workers and the accept loop (in a thread of its own)."""
+        """Start the generation workers, the ENS display-name lookups and the accept loop
+        (in a thread of its own)."""
         self.runtime.jobs.start()
+        if self.runtime.display_names is not None:
+            self.runtime.display_names.start()
         thread = threading.Thread(target=self.server.serve_forever,
                                   kwargs={"poll_interval": poll_interval},
                                   name="http-accept", daemon=True)
@@ -57,6 +62,8 @@ class Service:
         self.server.server_close()
         self.server.drain(grace)
         self.runtime.jobs.stop(grace)
+        if self.runtime.display_names is not None:
+            self.runtime.display_names.stop()
 
 
 def create_server(config: Config, *, engine: str = "auto", timeouts: Timeouts | None = None,
@@ -78,29 +85,42 @@ def create_server(config: Config, *, engine: str = "auto", timeouts: Timeouts | 
     return Service(runtime, app, server)
 
 
-def status_lines(board: ProgressBoard) -> list[str]:
-    """One line per running generation, like the original's status printer."""
+def status_lines(board: ProgressBoard, queue_depth: int) -> list[str]:
+    """One line per running generation, like the original's status printer, and one for
+    the queue: a deep queue must not print a line per waiting job every few seconds."""
     lines = []
     now_ns = time.time_ns()
-    for key in board.active_keys():
+    for key in board.running_keys():
         snap = board.snapshot(key)
         if not snap:
             continue
         address = snap["address"]
         short = f"{address[:6]}…{address[-4:]}"
         elapsed = (now_ns - snap["startedNs"]) / 1e9
-        where = (f"queued #{snap['queuePosition']}" if snap["queuePosition"]
-                 else snap["currentPhase"])
-        lines.append(f"generating {short} {where:<15} {snap['percent']:5.1f}% "
+        lines.append(f"generating {short} {snap['currentPhase']:<15} {snap['percent']:5.1f}% "
                      f"eta {snap['etaSeconds']:.1f}s elapsed {elapsed:.1f}s "
                      f"series {snap['series']}")
+    if queue_depth:
+        lines.append(f"queued: {queue_depth} generation(s) waiting")
     return lines
 
 
-def _status_printer(board: ProgressBoard, stop: threading.Event, interval: float) -> None:
+def _sweep_locks(locks: LockTable, stop: threading.Event) -> None:
+    """Stale locks of crashed runs go within a minute, asked for again or not."""
+    while not stop.wait(LOCK_SWEEP_INTERVAL):
+        try:
+            removed = locks.sweep()
+        except Exception:  # housekeeping must never take the server down
+            log.exception("sweeping stale locks failed")
+            continue
+        if removed:
+            log.info("removed %d stale lock(s)", removed)
+
+
+def _status_printer(runtime: Runtime, stop: threading.Event, interval: float) -> None:
     status = logging.getLogger("dalleserver.status")
     while not stop.wait(interval):
-        for line in status_lines(board):
+        for line in status_lines(runtime.board, runtime.jobs.queue_depth):
             status.info(line)
 
 
@@ -125,7 +145,9 @@ def run_server(config: Config) -> int:
     stop = threading.Event()
     threading.Thread(target=sweep_temp_files, args=(service.runtime.data_dir.output,),
                      name="sweep-temp", daemon=True).start()
-    threading.Thread(target=_status_printer, args=(service.runtime.board, stop, STATUS_INTERVAL),
+    threading.Thread(target=_sweep_locks, args=(service.runtime.locks, stop),
+                     name="sweep-locks", daemon=True).start()
+    threading.Thread(target=_status_printer, args=(service.runtime, stop, STATUS_INTERVAL),
                      name="status-printer", daemon=True).start()
     server = service.server
     host, port = _shown_address(server)
@@ -174,7 +196,11 @@ def _report_startup(service: Service) -> None:
     log.info("databases: %s", ", ".join(
         f"{n} {len(catalog.databases[n].records)}" for n in ALL_DATABASES))
     log.info("series: %d", len(catalog.series.names(include_hidden=True)))
+    resolver = service.runtime.resolver
+    log.info("ENS names: %s", f"through the Ethereum node {resolver.node}" if resolver
+             else "off (no TB_DALLE_RPC_URL)")
     for path, reason in catalog.series.errors:
         log.warning("skipped series file %s: %s", path, reason)
     host, port = _shown_address(service.server)
-    log.info("listening on http://%s:%d", host, port)
+    # the one line a user of --port 0 needs: shown whatever the log level
+    log.log(max(logging.INFO, log.getEffectiveLevel()), "listening on http://%s:%d", host, port)

@@ -18,7 +18,8 @@ LAYERS = [
     {"jobs"},
     {"imaging", "provider", "ens"},
     {"resilience", "observability", "dress", "packaging"},
-    {"storage", "config", "durations", "address", "__init__"},
+    # costs: plain data and bookkeeping the configuration validates against
+    {"storage", "picture_index", "config", "durations", "address", "costs", "__init__"},
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 

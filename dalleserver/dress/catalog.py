@@ -21,7 +21,10 @@ from dalleserver.dress.databases import (
 from dalleserver.dress.model import DalleDress
 from dalleserver.dress.series import Series, SeriesRegistry
 
-MAX_CACHED_VIEWS = 256
+# Filtered views are kept for every series there is (a view holds only references to the
+# shared rows, about 64 KB): at least this many, and a little over the series count, so
+# more series than a fixed cap can never make every request rebuild a view.
+MIN_CACHED_VIEWS = 256
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,12 @@ class Catalog:
         view = FilteredView(series, rows, self.backstyle)
         with self._lock:
             self._views[series] = view
-            while len(self._views) > MAX_CACHED_VIEWS:
+            while len(self._views) > self._view_capacity():
                 self._views.popitem(last=False)
         return view
+
+    def _view_capacity(self) -> int:
+        return max(MIN_CACHED_VIEWS, len(self.series.names(include_hidden=True)) + 16)
 
     def dress(self, series_name: str, address: str) -> DalleDress:
         """Validate the address and series and build the dress (pure, writes nothing)."""

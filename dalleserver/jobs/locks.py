@@ -176,6 +176,20 @@ class LockTable:
             return Lease(self, path, token)
         return None
 
+    def sweep(self) -> int:
+        """Remove every stale lock (a crashed run's), not only those of keys asked for
+        again; returns how many went. Run periodically by the server."""
+        removed = 0
+        try:
+            paths = [p for p in self.folder.glob("*.lock")]
+        except OSError:
+            return 0
+        for path in paths:
+            info = self.read(path)
+            if info is not None and self.is_stale(info) and self._break(path, info):
+                removed += 1
+        return removed
+
     def _break(self, path: Path, seen: LockInfo) -> bool:
         """Remove a stale lock; True if it is gone (by us or anyone else)."""
         aside = path.with_name(f"{path.name}.stale.{secrets.token_hex(4)}")

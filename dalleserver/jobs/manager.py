@@ -1,7 +1,13 @@
-"""The job manager: a bounded queue, N worker threads, single flight per (series, address)."""
+"""The job manager: a bounded queue, N worker threads, single flight per (series, address).
+
+It is the one owner of "is this key running": a key is active from the moment it is queued
+until its run shows done, and it is released under the same lock that shows it done.
+"""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -10,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dalleserver.dress.model import DalleDress
 from dalleserver.jobs.pipeline import Outcome, Pipeline
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.storage import Key
@@ -17,6 +24,7 @@ from dalleserver.storage import Key
 log = logging.getLogger("dalleserver.jobs")
 
 DROPPED = "cancelled: the server shut down before this generation started"
+LOCK_RETRY = 0.25  # seconds between tries for a key another process is generating
 
 
 class QueueFull(Exception):
@@ -31,6 +39,7 @@ class ShuttingDown(Exception):
 class Job:
     key: Key
     force: bool = False
+    ticket: int = 0  # its place in the order of the queue
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -58,22 +67,29 @@ class Submission:
 
 
 class JobManager:
-    def __init__(
-        self, pipeline: Pipeline, board: ProgressBoard, workers: int = 2, queue_size: int = 64
-    ) -> None:
+    def __init__(self, pipeline: Pipeline, board: ProgressBoard, workers: int = 2,
+                 queue_size: int = 64, lock_retry: float = LOCK_RETRY) -> None:
         self.pipeline = pipeline
         self.board = board
         self.workers = workers
         self.queue_size = queue_size
+        self.lock_retry = lock_retry
         self._queue: deque[Job] = deque()
+        # jobs whose key another process holds: (when to try again, ticket, job); they
+        # wait here, not in a worker
+        self._deferred: list[tuple[float, int, Job]] = []
         self._active: dict[Key, Job] = {}
         self._running: dict[Key, Job] = {}
+        self._tickets = itertools.count(1)
+        self._taken = 0  # the ticket of the last job a worker took from the queue
         self._cond = threading.Condition()
         self._accepting = True
         self._threads: list[threading.Thread] = []
         # called as observer(outcome, seconds) when a generation ends: success, failure,
         # cache_hit (metrics hook)
         self.observer: Callable[[str, float], None] | None = None
+        board.queue_position = self.queue_position
+        board.cache_hit_dress = self._cache_hit_dress
 
     # -- control ------------------------------------------------------------------------
     def start(self) -> None:
@@ -88,8 +104,9 @@ class JobManager:
         ``grace`` seconds, then cancel them at their next phase boundary."""
         with self._cond:
             self._accepting = False
-            dropped = list(self._queue)
+            dropped = list(self._queue) + [job for _, _, job in self._deferred]
             self._queue.clear()
+            self._deferred.clear()
             for job in dropped:
                 self._active.pop(job.key, None)
             self._cond.notify_all()
@@ -108,16 +125,22 @@ class JobManager:
             job.cancel.set()
         for thread in self._threads:
             thread.join(5.0)
+        self.board.stats.save()  # cache hits are counted without a write each
 
     @property
     def queue_depth(self) -> int:
         with self._cond:
-            return len(self._queue)
+            return len(self._queue) + len(self._deferred)
 
     @property
     def in_flight(self) -> int:
         with self._cond:
             return len(self._running)
+
+    def queue_position(self, ticket: int) -> int:
+        """1 for the next job a worker takes; 0 for a job that is not waiting in the queue.
+        Computed from the ticket, so taking a job rewrites nothing."""
+        return max(ticket - self._taken, 0) if ticket else 0
 
     # -- work ---------------------------------------------------------------------------
     def submit(self, series: str, address: str, force: bool = False) -> Submission:
@@ -125,11 +148,12 @@ class JobManager:
         return self.submit_key(self.pipeline.key(series, address), force)
 
     def submit_key(self, key: Key, force: bool = False,
-                   admit: Callable[[], None] | None = None) -> Submission:
+                   admit: Callable[[], None] | None = None, name: str = "") -> Submission:
         """Start (or join) the generation of a validated key. ``admit`` is called just
         before a new run is queued and may raise to refuse it (the rate limit); joining a
-        run or reading a finished one never calls it. Raises QueueFull when the queue is
-        full and ShuttingDown after ``stop``."""
+        run or reading a finished one never calls it. ``name``, the ENS name the request
+        used, is kept in a new run's dress (``originalName``). Raises QueueFull when the
+        queue is full and ShuttingDown after ``stop``."""
         with self._cond:
             if not self._accepting:
                 raise ShuttingDown
@@ -137,56 +161,93 @@ class JobManager:
                 return Submission("active", self.board, key)
         if not force and self.pipeline.backend is not None and self.pipeline.image_exists(key):
             # Outside the lock: polls of finished images must not queue behind each other.
-            # A cache hit is recorded once; later polls read that run while it is retained.
-            run = self.board.get(key)
-            if run is None or not run.done or not run.cache_hit or run.error:
+            # A cache hit is recorded once; later polls read that record while it is kept.
+            record = self.board.finished(key)
+            if record is None or not record.cache_hit or record.error:
                 self._record_cache_hit(key)
             return Submission("cache_hit", self.board, key)
         with self._cond:
-            if not self._accepting:
-                raise ShuttingDown
-            if key in self._active:
-                return Submission("active", self.board, key)
-            run = self.board.get(key)
-            if (self.pipeline.backend is None and not force and run is not None and run.done
-                    and not run.error):
-                return Submission("done", self.board, key)  # prompts only: nothing to redo
-            if len(self._queue) >= self.queue_size:
-                raise QueueFull
-            if admit is not None:
-                admit()
-            job = Job(key, force)
-            self.board.start(key, self.pipeline.dress(key), queue_position=len(self._queue) + 1)
-            self._queue.append(job)
-            self._active[key] = job
-            self._cond.notify()
+            return self._enqueue(key, force, admit, name)
+
+    def _enqueue(self, key: Key, force: bool, admit: Callable[[], None] | None,
+                 name: str = "") -> Submission:
+        """With the lock held: queue a new run unless one is active or nothing is to do."""
+        if not self._accepting:
+            raise ShuttingDown
+        if key in self._active:
+            return Submission("active", self.board, key)
+        record = self.board.finished(key)
+        if (self.pipeline.backend is None and not force and record is not None
+                and not record.error):
+            return Submission("done", self.board, key)  # prompts only: nothing to redo
+        if len(self._queue) + len(self._deferred) >= self.queue_size:
+            raise QueueFull
+        if admit is not None:
+            admit()
+        job = Job(key, force, next(self._tickets))
+        self.board.start(key, self.pipeline.dress(key, name), queue_ticket=job.ticket)
+        self._queue.append(job)
+        self._active[key] = job
+        self._cond.notify()
         return Submission("queued", self.board, key)
 
     def _record_cache_hit(self, key: Key) -> None:
-        pipeline = self.pipeline
-        path = pipeline.relative(pipeline.data_dir.annotated(*key))
-        if self.board.record_cache_hit(key, pipeline.dress(key), path):
+        if self.board.record_cache_hit(key):
             self._observe(Outcome("cache_hit"), 0.0)
 
+    def _cache_hit_dress(self, key: Key) -> DalleDress:
+        pipeline = self.pipeline
+        dress = pipeline.dress(key)
+        dress.annotated_path = pipeline.relative(pipeline.data_dir.annotated(*key))
+        return dress
+
+    def _take(self) -> Job | None:
+        """The next job for a worker (None: stop); waits while there is nothing to do."""
+        with self._cond:
+            while True:
+                self._release_due()
+                if self._queue:
+                    job = self._queue.popleft()
+                    self._taken = max(self._taken, job.ticket)
+                    self._running[job.key] = job
+                    return job
+                if not self._accepting:
+                    return None
+                due = self._deferred[0][0] - time.monotonic() if self._deferred else None
+                self._cond.wait(due)
+
+    def _release_due(self) -> None:
+        """With the lock held: deferred jobs whose retry time came go first in the queue."""
+        now = time.monotonic()
+        while self._deferred and self._deferred[0][0] <= now:
+            _, _, job = heapq.heappop(self._deferred)
+            self._queue.appendleft(job)
+
     def _work(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and self._accepting:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                job = self._queue.popleft()
-                self._running[job.key] = job
-                for position, waiting in enumerate(self._queue, start=1):
-                    self.board.set_queue_position(waiting.key, position)
+        while (job := self._take()) is not None:
             started = time.monotonic()
             try:
                 outcome = self.pipeline.run(job.key, job.force, job.cancel)
             except Exception:  # pipeline.run reports failures itself; this is a last guard
                 log.exception("worker crashed on %s/%s", *job.key)
                 outcome = Outcome("failure", "generation failed: internal error")
+            if outcome.kind == "locked":
+                self._defer(job)
+                continue
             self._finish(job.key, outcome)
             self._observe(outcome, time.monotonic() - started)
+
+    def _defer(self, job: Job) -> None:
+        """Another process holds the key's lock: try again later, without a worker."""
+        with self._cond:
+            self._running.pop(job.key, None)
+            if not self._accepting:
+                self._active.pop(job.key, None)
+                self.board.fail(job.key, DROPPED)
+                return
+            heapq.heappush(self._deferred, (time.monotonic() + self.lock_retry, job.ticket,
+                                            job))
+            self._cond.notify()
 
     def _finish(self, key: Key, outcome: Outcome) -> None:
         """Release the key, then show the run done, both under the manager's lock: whoever

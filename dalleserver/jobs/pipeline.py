@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Protocol
 
 from dalleserver.address import normalize_address
+from dalleserver.costs.spending import Spending
 from dalleserver.dress import Catalog
 from dalleserver.dress.model import DalleDress
 from dalleserver.imaging.annotate import annotate_image
 from dalleserver.imaging.backends import ImageBackend, encode_png
 from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.progress import ProgressBoard
+from dalleserver.picture_index import PictureIndex
 from dalleserver.provider.http import ProviderError
 from dalleserver.resilience.breaker import CircuitOpenError
 from dalleserver.resilience.retry import RetryAfterTooLong
@@ -28,12 +30,14 @@ IMAGE_PHASES = ("image_prep", "image_wait", "image_download", "annotate")
 # expected provider outcomes: reported as they are, without a traceback in the log
 PROVIDER_FAILURES = (ProviderError, CircuitOpenError, RetryAfterTooLong)
 CANCELLED = "cancelled: the server is shutting down"
+WAITING_FOR_LOCK = "waiting for another generation of this image to finish"
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How a run ended: ``success``, ``cache_hit`` (another process made the picture while
-    this one waited for the lock), ``failure`` or ``cancelled``; ``error`` says why."""
+    this one waited for the lock), ``failure`` or ``cancelled`` (``error`` says why), or
+    ``locked``: another process is generating this key, try again later."""
 
     kind: str
     error: str = ""
@@ -66,7 +70,8 @@ class Pipeline:
         board: ProgressBoard,
         locks: LockTable,
         enhancer: Enhancer | None = None,
-        lock_poll: float = 0.25,
+        pictures: PictureIndex | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self.catalog = catalog
         self.data_dir = data_dir
@@ -74,7 +79,8 @@ class Pipeline:
         self.board = board
         self.locks = locks
         self.enhancer = enhancer
-        self.lock_poll = lock_poll
+        self.pictures = pictures
+        self.spending = spending  # cost control: budget fallback, paid calls, settlement
 
     # -- preparing ----------------------------------------------------------------------
     def key(self, series: str, address: str) -> Key:
@@ -82,8 +88,11 @@ class Pipeline:
         normalized = normalize_address(address)
         return (self.catalog.series.get(series).suffix, normalized)
 
-    def dress(self, key: Key) -> DalleDress:
-        return self.catalog.view(key[0]).dress(key[1])
+    def dress(self, key: Key, original_name: str = "") -> DalleDress:
+        """The dress of ``key``; ``original_name`` is the ENS name it was asked by, if any."""
+        dress = self.catalog.view(key[0]).dress(key[1])
+        dress.original_name = original_name
+        return dress
 
     def image_exists(self, key: Key) -> bool:
         return self.data_dir.annotated(*key).is_file()
@@ -101,7 +110,11 @@ class Pipeline:
         self.board.begin(key)
         lease = None
         try:
-            lease = self._acquire(key, cancel)
+            self._check(cancel)
+            lease = self.locks.try_acquire(*key)
+            if lease is None:
+                self._note_waiting(key)
+                return Outcome("locked")
             if not force and self.backend is not None and self.image_exists(key):
                 return Outcome("cache_hit")  # another process made it while we waited
             self._generate(key, cancel)
@@ -119,19 +132,13 @@ class Pipeline:
         finally:
             if lease is not None:
                 lease.release()
+                if self.spending is not None:
+                    self.spending.settle(key)  # the budget learns what the run spent
 
-    def _acquire(self, key: Key, cancel: threading.Event):
-        noted = False
-        while True:
-            if cancel.is_set():
-                raise GenerationCancelled
-            lease = self.locks.try_acquire(*key)
-            if lease is not None:
-                return lease
-            if not noted:
-                self.board.note(key, "waiting for another generation of this image to finish")
-                noted = True
-            cancel.wait(self.lock_poll)
+    def _note_waiting(self, key: Key) -> None:
+        run = self.board.get(key)
+        if run is not None and WAITING_FOR_LOCK not in run.notes:
+            self.board.note(key, WAITING_FOR_LOCK)
 
     def _check(self, cancel: threading.Event) -> None:
         if cancel.is_set():
@@ -143,6 +150,11 @@ class Pipeline:
         run = board.get(key)
         dress = run.dress if run is not None and run.dress is not None else self.dress(key)
         files = self.data_dir
+        enhancer, backend = self.enhancer, self.backend
+        fallback = self.spending.fallback(key) if self.spending is not None else None
+        if fallback is not None:  # over the spending budget: draw locally, pay for nothing
+            enhancer, backend = None, fallback.backend if backend is not None else None
+            board.note(key, fallback.note)
 
         board.transition(key, "base_prompts")
         for kind, text in (
@@ -155,9 +167,9 @@ class Pipeline:
         self._check(cancel)
 
         enhanced = dress.prompt
-        if self.enhancer is not None and self.enhancer.applies(dress):
+        if enhancer is not None and enhancer.applies(dress):
             board.transition(key, "enhance_prompt")
-            enhanced, note = self.enhancer.enhance(dress)
+            enhanced, note = enhancer.enhance(dress)
             if note:
                 board.note(key, note)
         else:
@@ -169,14 +181,14 @@ class Pipeline:
         )
         self._check(cancel)
 
-        if self.backend is None:
+        if backend is None:
             board.skip(key, *IMAGE_PHASES)
             self._write_selector(key, dress)
             return
 
         board.transition(key, "image_prep")
         started = time.perf_counter()
-        image = self.backend.render(dress, lambda phase: board.transition(key, phase))
+        image = backend.render(dress, lambda phase: board.transition(key, phase))
         log.debug("rendered %s/%s in %.3fs", series, address, time.perf_counter() - started)
         run = board.get(key)
         if run is not None and not run.phases["image_download"].started_ns:
@@ -195,6 +207,8 @@ class Pipeline:
         board.transition(key, "annotate")
         annotated = files.annotated(series, address)
         atomic_write(annotated, encode_png(annotate_image(image, dress.terse_prompt)))
+        if self.pictures is not None:
+            self.pictures.add(key)
 
         def paths(d: DalleDress) -> None:
             d.generated_path = self.relative(generated)
@@ -206,6 +220,8 @@ class Pipeline:
     def _write_selector(self, key: Key, dress: DalleDress) -> None:
         doc = dress.to_json_dict()
         doc["completed"] = True
+        if self.spending is not None:
+            doc["generation"] = self.spending.record(key)  # model, quality, size, usage, cost
         atomic_write(
             self.data_dir.selector(*key), json.dumps(doc, indent=2, ensure_ascii=False)
         )

@@ -1,9 +1,10 @@
-"""Progress of generations: phases, EMA phase averages, snapshots (reference upstream §7).
+"""The progress board: every run of the process, live or recently finished, by key.
 
-Differences from the original, on purpose: a finished run stays readable for ``retention``
-seconds instead of vanishing on first read; percent is 100 when a run completes; percent
-never goes backwards (each run keeps the averages it started with); queued runs report their
-``queuePosition``; skipped phases leave the estimate.
+Live runs (queued or running) are full ``Run`` objects that the pipeline moves through its
+phases. When a run ends it becomes a small ``Finished`` record (see finished_runs.py) that
+stays readable for the retention time (``TB_DALLE_PROGRESS_RETENTION``, at least ten minutes
+by the contract) instead of vanishing on first read as in the original. Every operation
+costs the same whatever the number of runs kept, running or queued.
 """
 
 from __future__ import annotations
@@ -12,95 +13,67 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from dalleserver.dress.model import DalleDress
-from dalleserver.jobs.phase_stats import PHASES, PhaseStats
+from dalleserver.jobs.finished_runs import Finished, FinishedRuns, pack, unpack
+from dalleserver.jobs.phase_stats import PhaseStats
+from dalleserver.jobs.run_state import ACTIONABLE, Run, now_ns, render_run
 from dalleserver.storage import Key
 
-ACTIONABLE = PHASES[:7]
 DEFAULT_RETENTION = 600.0
-MAX_RETAINED = 10_000
-
-def now_ns() -> int:
-    return time.time_ns()
+DEFAULT_MEMORY_BUDGET = 64 << 20  # bytes of finished records
 
 
-@dataclass
-class PhaseState:
-    started_ns: int = 0
-    ended_ns: int = 0
-    skipped: bool = False
-    error: str = ""
+def _no_dress(key: Key) -> DalleDress | None:
+    return None
 
 
-@dataclass
-class Run:
-    series: str
-    address: str
-    dress: DalleDress | None
-    averages: dict[str, int]
-    started_ns: int = field(default_factory=now_ns)
-    current: str = "setup"
-    phases: dict[str, PhaseState] = field(default_factory=lambda: {p: PhaseState() for p in PHASES})
-    done: bool = False
-    error: str = ""
-    cache_hit: bool = False
-    queue_position: int = 0
-    finished_at: float = 0.0
-    last_percent: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    final_json: bytes | None = None  # a finished run never changes: rendered once
+def _ticket_is_position(ticket: int) -> int:
+    return ticket
 
 
 class ProgressBoard:
     """Thread-safe registry of runs keyed by (series, address).
 
     Every method holds the lock only briefly; a snapshot never waits on a generation.
+    ``queue_position(ticket)`` and ``cache_hit_dress(key)`` are set by the job manager,
+    which knows the queue and how to dress a finished picture.
     """
 
-    def __init__(
-        self,
-        stats: PhaseStats,
-        retention: float = DEFAULT_RETENTION,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, stats: PhaseStats, retention: float = DEFAULT_RETENTION,
+                 clock: Callable[[], float] = time.monotonic,
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> None:
         self.stats = stats
-        self.retention = retention
         self._clock = clock
-        self._runs: dict[Key, Run] = {}
+        self._live: dict[Key, Run] = {}
+        self._finished = FinishedRuns(retention, memory_budget)
         self._lock = threading.RLock()
         self._listeners: list[Callable[[Key], None]] = []
+        self.queue_position: Callable[[int], int] = _ticket_is_position
+        self.cache_hit_dress: Callable[[Key], DalleDress | None] = _no_dress
+
+    @property
+    def retention(self) -> float:
+        return self._finished.retention
 
     # -- lifecycle ----------------------------------------------------------------------
-    def start(self, key: Key, dress: DalleDress | None, queue_position: int = 0) -> Run:
+    def start(self, key: Key, dress: DalleDress | None, queue_ticket: int = 0) -> Run:
         """Begin a new run for ``key``, replacing any finished one."""
         with self._lock:
-            run = Run(key[0], key[1], dress, self.stats.snapshot(), queue_position=queue_position)
-            self._runs[key] = run
-            self._prune()
+            run = Run(key[0], key[1], dress, self.stats.snapshot(), queue_ticket=queue_ticket)
+            self._live[key] = run
+            self._finished.pop(key)
         self._notify(key)
         return run
-
-    def _live(self, key: Key) -> Run | None:
-        """The run of ``key`` if it is still going (caller holds the lock)."""
-        run = self._runs.get(key)
-        return None if run is None or run.done else run
-
-    def set_queue_position(self, key: Key, position: int) -> None:
-        with self._lock:
-            run = self._live(key)
-            if run is not None:
-                run.queue_position = position
 
     def begin(self, key: Key) -> None:
         """A worker picked the run up: the setup phase starts now."""
         with self._lock:
-            run = self._live(key)
+            run = self._live.get(key)
             if run is None:
                 return
-            run.queue_position = 0
+            run.queue_ticket = 0
             run.phases["setup"].started_ns = now_ns()
             run.current = "setup"
         self._notify(key)
@@ -108,7 +81,7 @@ class ProgressBoard:
     def transition(self, key: Key, phase: str) -> None:
         """End the current phase (feeding its EMA) and start ``phase``."""
         with self._lock:
-            run = self._live(key)
+            run = self._live.get(key)
             if run is None:
                 return
             stamp = now_ns()
@@ -121,7 +94,7 @@ class ProgressBoard:
 
     def skip(self, key: Key, *phases: str) -> None:
         with self._lock:
-            run = self._live(key)
+            run = self._live.get(key)
             if run is None:
                 return
             stamp = now_ns()
@@ -135,10 +108,16 @@ class ProgressBoard:
     def note(self, key: Key, message: str) -> None:
         """Attach a human-readable remark (e.g. 'enhancement unavailable, base prompt used')."""
         with self._lock:
-            run = self._runs.get(key)
+            run = self._live.get(key)
             if run is not None:
                 run.notes.append(message)
-                run.final_json = None
+        self._notify(key)
+
+    def update_dress(self, key: Key, change: Callable[[DalleDress], None]) -> None:
+        with self._lock:
+            run = self._live.get(key)
+            if run is not None and run.dress is not None:
+                change(run.dress)
         self._notify(key)
 
     def settle(self, key: Key, cache_hit: bool = False) -> None:
@@ -146,7 +125,7 @@ class ProgressBoard:
         done yet; whoever later sees it done also finds the statistics file up to date.
         Settling twice is harmless."""
         with self._lock:
-            run = self._live(key)
+            run = self._live.get(key)
             if run is None or run.current == "completed":
                 return
             stamp = now_ns()
@@ -162,43 +141,19 @@ class ProgressBoard:
         """Show a run done and successful (settling it first if that was not done)."""
         self.settle(key, cache_hit)
         with self._lock:
-            run = self._live(key)
+            run = self._live.get(key)
             if run is None:
                 return
-            run.done = True
-            run.finished_at = self._clock()
             if run.dress is not None:
                 run.dress.completed = True
                 run.dress.cache_hit = run.cache_hit
+            self._retire(key, run)
         self._notify(key)
-
-    def record_cache_hit(self, key: Key, dress: DalleDress | None, annotated_path: str) -> bool:
-        """A finished run for a picture that already exists, unless a run of ``key`` is
-        going (then nothing changes and the answer is False)."""
-        with self._lock:
-            if self._live(key) is not None:
-                return False
-            run = Run(key[0], key[1], dress, self.stats.snapshot(), current="completed",
-                      cache_hit=True)
-            stamp = now_ns()
-            for phase in ("setup", "base_prompts", "completed"):
-                state = run.phases[phase]
-                state.started_ns = state.ended_ns = stamp
-            if dress is not None:
-                dress.annotated_path = annotated_path
-                dress.completed = dress.cache_hit = True
-            run.done = True
-            run.finished_at = self._clock()
-            self._runs[key] = run
-            self._prune()
-        self.stats.count_run(True)
-        self.stats.save()
-        self._notify(key)
-        return True
 
     def fail(self, key: Key, message: str) -> None:
+        """Show a run done with ``message`` as its error."""
         with self._lock:
-            run = self._runs.get(key)
+            run = self._live.get(key)
             if run is None:
                 return
             stamp = now_ns()
@@ -211,18 +166,31 @@ class ProgressBoard:
             state.error = message
             run.current = "failed"
             run.error = message
-            run.final_json = None
-            run.done = True
-            run.finished_at = self._clock()
+            self._retire(key, run)
         self._notify(key)
 
-    def update_dress(self, key: Key, change: Callable[[DalleDress], None]) -> None:
+    def record_cache_hit(self, key: Key) -> bool:
+        """A finished run for a picture that already exists, unless a run of ``key`` is
+        going (then nothing changes and the answer is False). Only a few fields are kept;
+        the snapshot is rendered from the picture's dress when someone reads it."""
         with self._lock:
-            run = self._runs.get(key)
-            if run is not None and run.dress is not None:
-                change(run.dress)
-                run.final_json = None
+            if key in self._live:
+                return False
+            record = Finished(self._clock(), now_ns(), True, "", None)
+            self._finished.put(key, record, self._clock())
+        self.stats.count_run(True)  # saved with the next generation or at stop
         self._notify(key)
+        return True
+
+    def _retire(self, key: Key, run: Run) -> None:
+        """With the lock held: the live run becomes a finished record."""
+        run.done = True
+        body = _dumps(render_run(run, 0))
+        del self._live[key]
+        now = self._clock()
+        self._finished.put(key, Finished(now, now_ns(), run.cache_hit, run.error, pack(body)),
+                           now)
+        self._finished.keep_hot(key, body)
 
     def _end_current(self, run: Run, stamp: int) -> None:
         state = run.phases[run.current]
@@ -233,44 +201,68 @@ class ProgressBoard:
 
     # -- reading ------------------------------------------------------------------------
     def get(self, key: Key) -> Run | None:
+        """The live (queued or running) run of ``key``, or None."""
         with self._lock:
-            self._prune()
-            return self._runs.get(key)
+            return self._live.get(key)
+
+    def finished(self, key: Key) -> Finished | None:
+        """The finished record of ``key`` while it is retained, or None."""
+        with self._lock:
+            return self._finished.get(key, self._clock())
 
     def snapshot(self, key: Key) -> dict[str, Any] | None:
         """The progress JSON of a run (CONTRACT §4.2), or None when no run is known."""
-        with self._lock:
-            self._prune()
-            run = self._runs.get(key)
-            if run is None:
-                return None
-            return self._render(run)
+        body = self.snapshot_json(key)
+        return None if body is None else json.loads(body)
 
     def snapshot_json(self, key: Key) -> bytes | None:
-        """The snapshot as compact JSON bytes; cached once the run is finished."""
+        """The snapshot as compact JSON bytes."""
         with self._lock:
-            self._prune()
-            run = self._runs.get(key)
-            if run is None:
+            run = self._live.get(key)
+            if run is not None:
+                return _dumps(render_run(run, self.queue_position(run.queue_ticket)))
+            record = self._finished.get(key, self._clock())
+            if record is None:
                 return None
-            if run.final_json is not None:
-                return run.final_json
-            rendered = json.dumps(self._render(run), ensure_ascii=False,
-                                  separators=(",", ":")).encode("utf-8")
-            if run.done:
-                run.final_json = rendered
-            return rendered
+            body = self._finished.hot(key)
+            if body is None:
+                body = (unpack(record.packed) if record.packed is not None
+                        else self._render_cache_hit(key, record))
+                self._finished.keep_hot(key, body)
+            return body
+
+    def _render_cache_hit(self, key: Key, record: Finished) -> bytes:
+        dress = self.cache_hit_dress(key)
+        run = Run(key[0], key[1], dress, self.stats.snapshot(), started_ns=record.stamp_ns,
+                  current="completed", done=True, cache_hit=True)
+        for phase in ("setup", "base_prompts", "completed"):
+            state = run.phases[phase]
+            state.started_ns = state.ended_ns = record.stamp_ns
+        if dress is not None:
+            dress.completed = dress.cache_hit = True
+        return _dumps(render_run(run, 0))
 
     def active_keys(self) -> list[Key]:
+        """The keys of the live runs, queued or running."""
         with self._lock:
-            return [k for k, r in self._runs.items() if not r.done]
+            return list(self._live)
+
+    def running_keys(self) -> list[Key]:
+        """The keys of the runs a worker has taken (not those waiting in the queue)."""
+        with self._lock:
+            return [k for k, r in self._live.items() if not r.queue_ticket]
 
     def forget(self, key: Key) -> None:
-        """Drop a finished run (after its image was removed); running runs stay."""
+        """Drop a finished run (after its image was removed); live runs stay."""
         with self._lock:
-            run = self._runs.get(key)
-            if run is not None and run.done:
-                del self._runs[key]
+            self._finished.pop(key)
+
+    def memory(self) -> dict[str, int]:
+        """Finished records kept, their bytes, and how many went early to stay in budget."""
+        with self._lock:
+            finished = self._finished
+            return {"finished": len(finished), "bytes": finished.bytes,
+                    "evicted_early": finished.evicted_early, "live": len(self._live)}
 
     def add_listener(self, listener: Callable[[Key], None]) -> None:
         self._listeners.append(listener)
@@ -288,84 +280,6 @@ class ProgressBoard:
             except Exception:  # a broken listener must not break a generation
                 continue
 
-    def _prune(self) -> None:
-        now = self._clock()
-        expired = [
-            k for k, r in self._runs.items() if r.done and now - r.finished_at > self.retention
-        ]
-        for k in expired:
-            del self._runs[k]
-        if len(self._runs) > MAX_RETAINED:
-            finished = sorted(
-                (r.finished_at, k) for k, r in self._runs.items() if r.done
-            )
-            for _, k in finished[: len(self._runs) - MAX_RETAINED]:
-                del self._runs[k]
 
-    def _render(self, run: Run) -> dict[str, Any]:
-        stamp = now_ns()
-        averages = run.averages
-        total = sum(
-            averages.get(p, 0) for p in ACTIONABLE if not run.phases[p].skipped
-        )
-        done_ns = 0
-        if run.current not in ("completed", "failed"):
-            for phase in ACTIONABLE:
-                state = run.phases[phase]
-                if state.skipped:
-                    continue
-                avg = averages.get(phase, 0)
-                if phase == run.current:
-                    elapsed = stamp - state.started_ns if state.started_ns else 0
-                    done_ns += min(elapsed, avg) if avg else 0
-                    break
-                if state.ended_ns:
-                    done_ns += avg
-        if run.done and not run.error:
-            percent, eta = 100.0, 0.0
-        elif run.done:
-            percent, eta = run.last_percent, 0.0
-        elif total:
-            percent = min(done_ns / total * 100.0, 99.0)
-            eta = max(total - done_ns, 0) / 1e9
-        else:
-            percent, eta = 0.0, 0.0
-        percent = max(percent, run.last_percent)
-        run.last_percent = percent
-        phase_percent = phase_eta = 0.0
-        current = run.phases[run.current]
-        avg = averages.get(run.current, 0)
-        if run.current not in ("completed", "failed") and avg and current.started_ns:
-            elapsed = stamp - current.started_ns
-            phase_percent = min(elapsed / avg * 100.0, 100.0)
-            phase_eta = max(avg - elapsed, 0) / 1e9
-        index = ACTIONABLE.index(run.current) + 1 if run.current in ACTIONABLE else 0
-        return {
-            "series": run.series,
-            "address": run.address,
-            "currentPhase": run.current,
-            "startedNs": run.started_ns,
-            "percent": round(percent, 2),
-            "etaSeconds": round(eta, 3),
-            "phasePercent": round(phase_percent, 2),
-            "phaseETASeconds": round(phase_eta, 3),
-            "phaseIndex": index,
-            "phaseCount": len(ACTIONABLE),
-            "done": run.done,
-            "error": run.error,
-            "cacheHit": run.cache_hit,
-            "phases": [
-                {
-                    "name": p,
-                    "startedNs": s.started_ns,
-                    "endedNs": s.ended_ns,
-                    "skipped": s.skipped,
-                    "error": s.error,
-                }
-                for p, s in run.phases.items()
-            ],
-            "dalleDress": run.dress.to_json_dict() if run.dress is not None else {},
-            "phaseAverages": dict(averages),
-            "queuePosition": run.queue_position,
-            "notes": list(run.notes),
-        }
+def _dumps(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

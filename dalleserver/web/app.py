@@ -16,7 +16,6 @@ from dalleserver.observability.health import HealthChecker
 from dalleserver.runtime import Runtime
 from dalleserver.web.errorlog import ErrorLog
 from dalleserver.web.errors import PROTOCOL_CODES, ApiError, ErrorCode
-from dalleserver.web.gallery_index import GalleryIndex
 from dalleserver.web.guards import ClientResolver, RateLimiter
 from dalleserver.web.responses import error_response
 from dalleserver.web.route_spec import RouteSpec
@@ -42,11 +41,12 @@ class App:
             queue_size=self.jobs.queue_size,
             breaker_states=self.breaker_states,
             openai_in_use=config.image_backend == "openai" or config.enhance_enabled,
+            ethereum_node=runtime.resolver.state if runtime.resolver is not None else None,
         )
         self.limiter = RateLimiter(config.rate_limit)
         self.clients = ClientResolver(config.trusted_proxies)
         self.errors = ErrorLog()
-        self.gallery = GalleryIndex(runtime.data_dir.output)
+        self.pictures = runtime.pictures
         self.shutting_down = False
         self.started = time.time()
         self.jobs.observer = self._on_generation
@@ -87,7 +87,8 @@ class App:
     def handle(self, request: Request) -> Response:
         """Route and run a request; every failure becomes an envelope, never a crash."""
         try:
-            kind, route, params, allowed = self.router.resolve(request.method, request.path)
+            kind, route, params, allowed = self.router.resolve(request.method,
+                                                                  request.raw_path)
             if kind is Match.NONE:
                 raise ApiError(ErrorCode.NOT_FOUND, f"no route for {request.path}")
             assert route is not None

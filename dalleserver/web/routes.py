@@ -15,21 +15,22 @@ from dalleserver.web.route_spec import (
     Param,
     RouteSpec,
 )
-from dalleserver.web.views import dalle, files, gallery, ops
+from dalleserver.web.views import dalle, files, gallery, live, ops
 
 ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("/", ops.index, "this list of routes", {200: (TEXT,)}),
     RouteSpec(
         "/dalle/{series}/{address}", dalle.dalle,
         "the annotated PNG, or progress JSON; ?generate=1 starts a generation, ?remove=1 "
-        "deletes the PNG (admin)",
+        "deletes the PNG (admin); <address> may be an ENS name when a node is configured",
         {200: (PNG, JSON), 202: (JSON,), 206: (PNG,), 304: (), 400: (JSON,), 401: (JSON,),
-         416: (), 429: (JSON,), 503: (JSON,)},
+         404: (JSON,), 416: (), 429: (JSON,), 503: (JSON,)},
         query=(Param("generate", "1 starts (or joins) a generation", FLAG),
                Param("remove", "1 deletes the annotated PNG (admin)", FLAG)),
         admin=True),
     RouteSpec("/dalle/{series}/{address}/events", dalle.dalle_events,
-              "live progress as Server-Sent Events", {200: (SSE,), 400: (JSON,)}),
+              "live progress as Server-Sent Events",
+              {200: (SSE,), 400: (JSON,), 404: (JSON,), 503: (JSON,)}),
     RouteSpec("/dalle/{series}", dalle.dalle_missing, "incomplete: answers MISSING_PARAMETER",
               {400: (JSON,)}),
     RouteSpec("/dalle", dalle.dalle_missing, "incomplete: answers MISSING_PARAMETER",
@@ -43,13 +44,18 @@ ROUTES: tuple[RouteSpec, ...] = (
               query=(Param("page", "page number, from 1", {"type": "integer", "minimum": 1}),
                      Param("size", "pictures per page",
                            {"type": "integer", "minimum": 1, "maximum": 200}))),
+    RouteSpec("/preview/events", live.preview_events,
+              "every generation's progress as one Server-Sent Events stream (the gallery's "
+              "live rows)", {200: (SSE,)}),
     RouteSpec("/preview/assets/{name}", gallery.assets, "the gallery's stylesheet and script",
               {200: ("text/css", "text/javascript"), 304: (), 404: (JSON,)}),
     RouteSpec("/preview/card/{series}/{address}", gallery.card,
-              "one gallery card (HTML fragment)", {200: (HTML,), 400: (JSON,), 404: (JSON,)}),
+              "one gallery card (HTML fragment)",
+              {200: (HTML,), 400: (JSON,), 404: (JSON,), 503: (JSON,)}),
     RouteSpec("/thumbs/{series}/{address}", gallery.thumbnail,
               "a downscaled JPEG of an annotated image, cached",
-              {200: (JPEG,), 206: (JPEG,), 304: (), 400: (JSON,), 404: (JSON,), 416: ()}),
+              {200: (JPEG,), 206: (JPEG,), 304: (), 400: (JSON,), 404: (JSON,), 416: (),
+               503: (JSON,)}),
     RouteSpec("/health", ops.health, "health report; ?check=liveness|readiness",
               {200: (JSON,), 400: (JSON,), 503: (JSON,)},
               query=(Param("check", "liveness or readiness",

@@ -89,3 +89,13 @@ def test_hidden_series_are_listed_only_on_request(data_dir):
     assert "secret" not in registry.names()
     assert "secret" in registry.names(include_hidden=True)
     assert registry.get("secret").deleted
+
+
+def test_more_series_than_the_old_view_cap_stay_cached(data_dir):
+    for i in range(300):
+        write_series(data_dir, f"s{i:03d}", json.dumps({"suffix": f"s{i:03d}",
+                                                       "adverbs": ["quickly"]}))
+    catalog = Catalog(data_dir)
+    first = [catalog.view(f"s{i:03d}") for i in range(300)]
+    again = [catalog.view(f"s{i:03d}") for i in range(300)]
+    assert all(a is b for a, b in zip(first, again, strict=True))  # none rebuilt

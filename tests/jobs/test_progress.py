@@ -3,7 +3,8 @@
 import json
 import time
 
-from dalleserver.jobs.progress import PHASES, PhaseStats, ProgressBoard
+from dalleserver.jobs.phase_stats import PHASES, PhaseStats
+from dalleserver.jobs.progress import ProgressBoard
 
 KEY = ("empty", "0x" + "ef" * 20)
 
@@ -74,7 +75,7 @@ def test_percent_is_monotonic_and_reaches_100(tmp_path):
 
 def test_snapshot_fields_follow_the_contract():
     board = ProgressBoard(PhaseStats(None))
-    board.start(KEY, None, queue_position=3)
+    board.start(KEY, None, queue_ticket=3)
     snap = board.snapshot(KEY)
     assert list(snap)[:16] == [
         "series", "address", "currentPhase", "startedNs", "percent", "etaSeconds",

@@ -71,6 +71,14 @@ def test_startup_report_and_clean_stop(tmp_path):
     assert "stopped" in "".join(server.lines)
 
 
+def test_the_port_line_shows_at_any_log_level(tmp_path):
+    for level in ("warning", "error"):
+        server = ServerProcess(tmp_path / level, "--log-level", level)  # finds the port line
+        assert not any("data dir:" in line for line in server.lines)  # the rest stays quiet
+        assert server.get("/readyz")[0] == 200
+        assert server.stop() == 0
+
+
 def test_sigterm_during_a_generation_finishes_it(tmp_path):
     server = ServerProcess(tmp_path)
     status, _ = server.get(f"/dalle/empty/{A}?generate=1")
@@ -101,12 +109,13 @@ def test_status_lines_describe_running_generations():
     board.start(("nocturne", A), None)
     board.begin(("nocturne", A))
     board.transition(("nocturne", A), "image_wait")
-    board.start(("empty", A), None, queue_position=2)
-    lines = status_lines(board)
+    board.start(("empty", A), None, queue_ticket=2)
+    lines = status_lines(board, queue_depth=1)
     assert len(lines) == 2
     assert any("0x9e9e…9e9e" in x and "image_wait" in x and "series nocturne" in x
                for x in lines)
-    assert any("queued #2" in x for x in lines)
+    # the queue is one line with its count, not a line per waiting job (issue 19)
+    assert lines[-1] == "queued: 1 generation(s) waiting"
 
 
 def test_systemd_notify_ready_watchdog_stopping(tmp_path):

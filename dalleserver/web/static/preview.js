@@ -27,6 +27,8 @@ function explain(status, body) {
       return `The server is busy (${error.message}); try again shortly.`;
     case "INVALID_ADDRESS":
       return `That is not a valid address: ${error.message}.`;
+    case "NAME_NOT_FOUND":
+      return "That ENS name has no address.";
     case "INVALID_SERIES":
       return "That series does not exist.";
     default:
@@ -148,6 +150,7 @@ form.addEventListener("submit", async (event) => {
       return;
     }
     const key = body.data.address || address.toLowerCase();
+    $("#running").dataset.following = `${series}/${key}`;  // shown by the form's own bar
     show(body.data);
     if (body.data.done) finish(series, key, body.data);
     else follow(series, key);
@@ -195,9 +198,9 @@ document.addEventListener("click", async (event) => {
 });
 
 async function openViewer(card) {
-  const { series, address, checksum } = card.dataset;
+  const { series, address, checksum, name } = card.dataset;
   const viewer = $("#viewer");
-  $("#viewer-title").textContent = `${series} · ${checksum}`;
+  $("#viewer-title").textContent = [series, name, checksum].filter(Boolean).join(" · ");
   const full = `/dalle/${series}/${address}`;
   $("#viewer-image").src = full;
   $("#viewer-image").alt = `${series} ${checksum}`;
@@ -210,20 +213,47 @@ async function openViewer(card) {
   }));
 }
 
-// generations already running when the page was loaded: each row follows its own stream
-for (const row of $$("#running .run")) {
-  const { series, address } = row.dataset;
-  const source = new EventSource(`/dalle/${series}/${address}/events`);
-  source.addEventListener("progress", (event) => {
+// every generation's progress, the page's own and those started elsewhere, on one stream
+function runRow(series, address) {
+  for (const row of $$("#running .run")) {
+    if (row.dataset.series === series && row.dataset.address === address) return row;
+  }
+  const row = document.createElement("div");
+  row.className = "run";
+  row.dataset.series = series;
+  row.dataset.address = address;
+  const code = document.createElement("code");
+  code.textContent = address;
+  const phase = document.createElement("span");
+  phase.className = "run-phase";
+  const bar = document.createElement("progress");
+  bar.max = 100;
+  row.append(`${series} · `, code, " · ", phase, " ", bar);
+  $("#running").append(row);
+  return row;
+}
+
+if (window.EventSource) {
+  const live = new EventSource("/preview/events");
+  live.addEventListener("progress", (event) => {
     const snapshot = JSON.parse(event.data);
-    if (!snapshot.series) return;
+    const { series, address } = snapshot;
+    if (!series || !address) return;
+    const mine = $("#running").dataset.following === `${series}/${address}`;
+    if (snapshot.done) {
+      for (const row of $$("#running .run")) {
+        if (row.dataset.series === series && row.dataset.address === address) row.remove();
+      }
+      if (!snapshot.error && !mine) addCard(series, address);
+      return;
+    }
+    if (mine) return;  // the form's own progress bar shows it
+    const row = runRow(series, address);
     $("progress", row).value = Number(snapshot.percent) || 0;
     $(".run-phase", row).textContent = (snapshot.currentPhase || "").replace(/_/g, " ");
-    if (snapshot.done) {
-      source.close();
-      row.remove();
-      if (!snapshot.error) addCard(series, address);
-    }
   });
-  source.onerror = () => source.close();
+  live.addEventListener("queue", (event) => {
+    const { queued } = JSON.parse(event.data);
+    $("#queued").textContent = queued ? `${queued} waiting in the queue` : "";
+  });
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -10,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 from dalleserver.httpd import Request, Response
 from dalleserver.jobs.manager import QueueFull, ShuttingDown
 from dalleserver.storage import Key
+from dalleserver.web.budget import admit_spending
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
-from dalleserver.web.params import flag, resolve_key
+from dalleserver.web.names import SnapshotNames, named_snapshot, snapshot_names
+from dalleserver.web.params import flag, resolve_key, resolve_target
 from dalleserver.web.responses import SSE_TYPE, envelope, envelope_json, sse_event
 from dalleserver.web.views.files import send_file
 
@@ -32,8 +35,9 @@ def dalle_missing(app: App, request: Request) -> Response:
 
 
 def dalle(app: App, request: Request) -> Response:
-    """The PNG when it exists, else the progress JSON; ``?generate=1`` / ``?remove=1``."""
-    key = resolve_key(app, request)
+    """The PNG when it exists, else the progress JSON; ``?generate=1`` / ``?remove=1``.
+    The address may be an ENS name: the same key, the name shown in the snapshot."""
+    key, name = resolve_target(app, request)
     head = request.method == "HEAD"
     generate = flag(request, "generate") and not head
     remove = flag(request, "remove") and not head
@@ -45,8 +49,9 @@ def dalle(app: App, request: Request) -> Response:
         png = app.data_dir.annotated(*key)
         if png.is_file():
             return send_file(request, png, cache_control="public, max-age=60")
-        return envelope_json(app.board.snapshot_json(key) or b"{}", request.request_id)
-    return _generate(app, request, key)
+        snapshot = app.board.snapshot_json(key) or b"{}"
+        return envelope_json(named_snapshot(app, key[1], name, snapshot), request.request_id)
+    return _generate(app, request, key, name)
 
 
 def _remove(app: App, request: Request, key: Key) -> Response:
@@ -61,34 +66,40 @@ def _remove(app: App, request: Request, key: Key) -> Response:
         raise ApiError(ErrorCode.INTERNAL_SERVER_ERROR,
                        f"could not remove the image: {exc.strerror}") from None
     app.board.forget(key)
+    app.pictures.remove(key)
+    # what was made from the picture goes with it
+    with contextlib.suppress(OSError):
+        app.data_dir.thumbnail(*key).unlink(missing_ok=True)
     return envelope({"removed": removed, "series": key[0], "address": key[1]},
                     request.request_id)
 
 
-def _generate(app: App, request: Request, key: Key) -> Response:
+def _generate(app: App, request: Request, key: Key, name: str) -> Response:
     def admit() -> None:
         wait = app.limiter.retry_after(request.client_ip)
         if wait:
             raise ApiError(ErrorCode.RATE_LIMITED, "too many generation requests from this client",
                            details={"retry_after_seconds": wait},
                            headers={"Retry-After": str(wait)})
+        admit_spending(app, request, key)
         app.limiter.consume(request.client_ip)
 
     try:
-        submission = app.jobs.submit_key(key, admit=admit)
+        submission = app.jobs.submit_key(key, admit=admit, name=name)
     except QueueFull:
         raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "the generation queue is full; retry shortly",
                        headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER)}) from None
     except ShuttingDown:
         raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "the server is shutting down",
                        headers={"Retry-After": "10"}) from None
-    return envelope_json(submission.snapshot_json(), request.request_id,
-                         status=202 if submission.created else 200)
+    return envelope_json(named_snapshot(app, key[1], name, submission.snapshot_json()),
+                         request.request_id, status=202 if submission.created else 200)
 
 
 def dalle_events(app: App, request: Request) -> Response:
     """Progress as Server-Sent Events until the run is done (or an hour passes)."""
-    key = resolve_key(app, request)
+    key, name = resolve_target(app, request)
+    names = snapshot_names(app, key[1], name)
     if app.board.get(key) is None and app.data_dir.annotated(*key).is_file():
         try:
             app.jobs.submit_key(key)  # records the cache hit so the stream has a final snapshot
@@ -104,14 +115,15 @@ def dalle_events(app: App, request: Request) -> Response:
 
         app.board.add_listener(listener)
         try:
-            _pump(app, key, write, changed)
+            _pump(app, key, write, changed, names)
         finally:
             app.board.remove_listener(listener)
 
     return Response(200, b"", SSE_TYPE, stream=stream)
 
 
-def _pump(app: App, key: Key, write, changed: threading.Event) -> None:
+def _pump(app: App, key: Key, write, changed: threading.Event,
+          names: SnapshotNames | None) -> None:
     write(b"retry: 2000\n\n")
     last_body = None
     last_sent = 0.0
@@ -119,6 +131,8 @@ def _pump(app: App, key: Key, write, changed: threading.Event) -> None:
     ends = time.monotonic() + SSE_MAX_SECONDS
     while not app.shutting_down and time.monotonic() < ends:
         snapshot: dict[str, Any] = app.board.snapshot(key) or {}
+        if names is not None:
+            snapshot = names.label(snapshot)
         body = json.dumps(snapshot, sort_keys=True)
         now = time.monotonic()
         if body != last_body and now - last_sent >= SSE_MIN_INTERVAL:

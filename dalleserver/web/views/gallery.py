@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING
 
 from dalleserver.httpd import Request, Response
 from dalleserver.imaging.thumbnails import is_fresh, make_thumbnail
+from dalleserver.picture_index import picture
 from dalleserver.storage import StorageError
 from dalleserver.web.errors import ApiError, ErrorCode
-from dalleserver.web.gallery_index import Picture
 from dalleserver.web.gallery_page import PAGE_SIZE, STATIC, card_html, render_page
+from dalleserver.web.names import display_name
 from dalleserver.web.params import resolve_key
 from dalleserver.web.responses import HTML_TYPE
 from dalleserver.web.views.files import send_file
@@ -46,13 +48,16 @@ def preview(app: App, request: Request) -> Response:
     """One page of the gallery, with the generations running now."""
     page, size = _page_args(request)
     series_names = app.catalog.series.names()  # hidden series are left out
-    pictures = app.gallery.pictures(set(series_names))
-    pages = max(1, math.ceil(len(pictures) / size))
+    visible = set(series_names)
+    total = app.pictures.count(visible)
+    pages = max(1, math.ceil(total / size))
     if page < 1 or page > pages:
         raise ApiError(ErrorCode.NOT_FOUND, f"page {page} does not exist (1-{pages})")
-    shown = pictures[(page - 1) * size : page * size]
-    running = [snap for key in app.board.active_keys() if (snap := app.board.snapshot(key))]
-    body = render_page(shown, len(pictures), page, pages, size, running, series_names)
+    shown = app.pictures.page(visible, (page - 1) * size, size)
+    running = [snap for key in app.board.running_keys() if (snap := app.board.snapshot(key))]
+    body = render_page(shown, total, page, pages, size, running, app.jobs.queue_depth,
+                       series_names, name_of=partial(display_name, app),
+                       takes_names=app.runtime.resolver is not None)
     return Response(200, body.encode("utf-8"), HTML_TYPE, {"Cache-Control": "no-store"})
 
 
@@ -64,8 +69,8 @@ def card(app: App, request: Request) -> Response:
         mtime = png.stat().st_mtime
     except OSError:
         raise ApiError(ErrorCode.NOT_FOUND, "no image for this address yet") from None
-    return Response(200, card_html(Picture(series, address, mtime)).encode(), HTML_TYPE,
-                    {"Cache-Control": "no-store"})
+    body = card_html(picture(series, address, mtime), display_name(app, address))
+    return Response(200, body.encode(), HTML_TYPE, {"Cache-Control": "no-store"})
 
 
 def thumbnail(app: App, request: Request) -> Response:
