@@ -14,7 +14,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from dalleserver.address import to_checksum_address
@@ -23,26 +22,39 @@ from dalleserver.storage import Key
 CHECK_INTERVAL = 5.0
 
 
-@dataclass(frozen=True, slots=True, order=True)
 class Picture:
     """One annotated picture; ordered oldest first (mtime, then series and address)."""
 
-    mtime: float
-    series: str
-    address: str
-    checksum: str = field(compare=False)  # EIP-55, computed once per picture
+    __slots__ = ("mtime", "series", "address", "_checksum")
+
+    def __init__(self, mtime: float, series: str, address: str) -> None:
+        self.mtime = mtime
+        self.series = series
+        self.address = address
+        self._checksum = ""
+
+    def __lt__(self, other: Picture) -> bool:
+        return (self.mtime, self.series, self.address) < (other.mtime, other.series,
+                                                           other.address)
 
     @property
     def key(self) -> Key:
         return (self.series, self.address)
 
+    @property
+    def checksum(self) -> str:
+        """The EIP-55 form, computed when first shown and kept (a scan of 30,000 pictures
+        must not hash every address)."""
+        if not self._checksum:
+            try:
+                self._checksum = to_checksum_address(self.address)
+            except (ValueError, IndexError):
+                self._checksum = self.address
+        return self._checksum
+
 
 def picture(series: str, address: str, mtime: float) -> Picture:
-    try:
-        checksum = to_checksum_address(address)
-    except (ValueError, IndexError):
-        checksum = address
-    return Picture(mtime, series, address, checksum)
+    return Picture(mtime, series, address)
 
 
 class PictureIndex:
@@ -169,7 +181,7 @@ class PictureIndex:
         if item is None:
             return
         at = bisect.bisect_left(self._order, item)
-        if at < len(self._order) and self._order[at] == item:
+        if at < len(self._order) and self._order[at] is item:
             del self._order[at]
         self._per_series[item.series] -= 1
         if self._per_series[item.series] <= 0:

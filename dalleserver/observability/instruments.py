@@ -34,18 +34,46 @@ def _optional(source: Callable[[], Any]) -> float | None:
     return None if value is None else float(value)
 
 
+def _by_label(counts: dict[str, Any]) -> dict[tuple[str, ...], float]:
+    """``{"a": 1, "b": {"c": 2}}`` -> ``{("a",): 1, ("b", "c"): 2}``: label values of a
+    nested dict of counts, outermost first."""
+    out: dict[tuple[str, ...], float] = {}
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            out.update({(key, *inner): v for inner, v in _by_label(value).items()})
+        else:
+            out[(key,)] = float(value)
+    return out
+
+
+def _ens_reading(source: Callable[[], Any], part: str) -> Callable[[], Any]:
+    """A scrape-time reader of one part of the ENS resolver's stats (None: no node, no
+    sample)."""
+    def read() -> Any:
+        stats = source()
+        if stats is None:
+            return None
+        value = stats[part]
+        return _by_label(value) if isinstance(value, dict) else float(value)
+
+    return read
+
+
 class Instruments:
     """The server's metrics. Gauges read live values at scrape time from sources that the
     owners of those values attach with ``watch`` once they exist."""
 
     SOURCES = ("queue_depth", "in_flight", "breaker_states", "http_in_flight",
-               "http_connections", "queue_capacity")
+               "http_connections", "queue_capacity", "ens", "budget", "progress")
 
     def __init__(self) -> None:
         self.sources: dict[str, Callable[[], Any]] = dict.fromkeys(self.SOURCES, _zero)
         self.sources["breaker_states"] = dict
         # a capacity of 0 would make the saturation ratio infinite: no sample until it is known
         self.sources["queue_capacity"] = _unknown
+        self.sources["ens"] = _unknown  # the ENS resolver's stats(), with a node configured
+        self.sources["budget"] = _unknown  # (unit, limit, remaining) with TB_DALLE_BUDGET
+        self.sources["progress"] = dict  # the progress board's memory(): runs kept, bytes
         sources = self.sources
         r = self.registry = Registry()
         r.gauge("dalleserver_up", "1 while the server is running", callback=lambda: 1.0)
@@ -112,6 +140,8 @@ class Instruments:
                 callback=breaker_gauge)
         self.rate_limited = r.counter("dalleserver_rate_limited_total",
                                       "Generation triggers refused by the rate limit")
+        self._ens_families(r)
+        self._cost_families(r)
         r.gauge("process_resident_memory_bytes", "Resident memory size in bytes",
                 callback=process.resident_memory_bytes)
         r.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes",
@@ -122,6 +152,78 @@ class Instruments:
         r.gauge("process_max_fds", "Maximum open file descriptors", callback=process.max_fds)
         r.gauge("process_start_time_seconds", "Start time since the epoch in seconds",
                 callback=process.start_time_seconds)
+
+    def _ens_families(self, r: Registry) -> None:
+        """ENS resolution through the Ethereum node, read from the resolver at scrape time;
+        every label set is there from the start (at 0) once a node is configured."""
+        sources = self.sources  # read at scrape: watch() replaces the source later
+
+        def part(name: str) -> Callable[[], Any]:
+            return _ens_reading(lambda: sources["ens"](), name)
+
+        r.counter_func("dalleserver_ens_resolutions_total",
+                       "ENS resolutions by direction (forward: name to address, reverse: "
+                       "address to primary name) and outcome", part("resolutions"),
+                       ("direction", "outcome"))
+        r.counter_func("dalleserver_ens_cache_hits_total",
+                       "ENS answers served from the cache, by direction", part("cache_hits"),
+                       ("direction",))
+        r.gauge("dalleserver_ens_cache_entries", "ENS answers cached now, by direction",
+                ("direction",), callback=part("cache_entries"))
+        r.counter_func("dalleserver_ens_node_calls_total",
+                       "JSON-RPC calls made to the Ethereum node", part("node_calls"))
+        r.counter_func("dalleserver_ens_node_errors_total",
+                       "Failed or refused calls to the Ethereum node, by kind",
+                       part("node_errors"), ("kind",))
+
+    def _cost_families(self, r: Registry) -> None:
+        """Paid OpenAI calls, what they are estimated to cost, and the spending budget. The
+        call counters' label sets for the configured models are primed by costs.spending."""
+        sources = self.sources
+        self.paid_calls = r.counter("dalleserver_openai_paid_calls_total",
+                                    "Successful (billed) OpenAI calls",
+                                    ("endpoint", "model", "quality", "size"))
+        self.estimated_spend = r.counter("dalleserver_openai_estimated_spend_dollars_total",
+                                         "What the paid calls cost at the price table's "
+                                         "prices, in US dollars", ("endpoint", "model"))
+        self.usage_tokens = r.counter("dalleserver_openai_usage_tokens_total",
+                                      "Tokens the OpenAI API reported in its answers' usage",
+                                      ("endpoint", "model", "kind"))
+        self.budget_exhausted = r.counter("dalleserver_budget_exhausted_total",
+                                          "Generation triggers over the spending budget, "
+                                          "refused or drawn locally", ("outcome",))
+        for outcome in ("refused", "fallback"):
+            self.budget_exhausted.inc(0, outcome=outcome)
+
+        def budget(part: int) -> Callable[[], Any]:
+            def read() -> Any:
+                reading = sources["budget"]()
+                return None if reading is None else {(reading[0],): float(reading[part])}
+            return read
+
+        r.gauge("dalleserver_budget_limit", "The spending budget of each period "
+                "(TB_DALLE_BUDGET), in its unit", ("unit",), callback=budget(1))
+        r.gauge("dalleserver_budget_remaining", "What is left of the spending budget in "
+                "the current period, in its unit", ("unit",), callback=budget(2))
+
+        self._progress_families(r)
+
+    def _progress_families(self, r: Registry) -> None:
+        sources = self.sources
+
+        def part(name: str) -> Callable[[], float | None]:
+            def read() -> float | None:
+                value = sources["progress"]().get(name)
+                return None if value is None else float(value)
+            return read
+
+        r.gauge("dalleserver_progress_runs_kept", "Finished runs whose progress is kept",
+                callback=part("finished"))
+        r.gauge("dalleserver_progress_bytes", "Memory the kept finished runs take (within "
+                "TB_DALLE_PROGRESS_MEMORY_MB)", callback=part("bytes"))
+        r.counter_func("dalleserver_progress_evicted_total", "Finished runs dropped before "
+                       "their retention time to stay within the memory budget",
+                       part("evicted_early"))
 
     def watch(self, **sources: Callable[[], Any]) -> None:
         """Attach the live sources gauges read (names in ``SOURCES``)."""

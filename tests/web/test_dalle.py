@@ -333,7 +333,7 @@ def test_a_failed_run_seen_done_is_retried_at_once(tmp_path):
     """The client sees done with an error and asks again straight away: a new run (202),
     every time, not the old snapshot (the manager releases the key before done shows)."""
     backend = GatedBackend(fail="the provider said no")
-    with running_server(tmp_path, backend=backend, flags={"rate_limit": "0"}) as (client, _):
+    with running_server(tmp_path, backend=backend, env={"TB_DALLE_RATE_LIMIT": "0"}) as (client, _):
         path = f"/dalle/empty/{A}"
         statuses = []
         for _ in range(15):

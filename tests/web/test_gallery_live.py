@@ -16,7 +16,8 @@ A = ["0x" + f"{i:040x}" for i in range(1, 12)]
 def held(tmp_path):
     backend = GatedBackend(open_gate=False)
     with running_server(tmp_path, backend=backend,
-                        flags={"workers": "1", "rate_limit": "0"}) as (client, app):
+                        flags={"workers": "1"},
+                        env={"TB_DALLE_RATE_LIMIT": "0"}) as (client, app):
         yield client, app, backend
         backend.gate.set()
 
