@@ -1,7 +1,7 @@
 """Cost per operation as the work grows: N and 10 x N kept runs, queued jobs, pictures and
 user series, measured in one run; prints each cost and the growth ratio (target <= 1.5).
 
-Usage: python bench/scale.py [--small]   (--small: a tenth of the sizes, for a smoke test)
+Usage: python bench/scale.py [--divide K]   (K divides every size, for a quick look)
 
 The application is driven in-process through its real handler (routing, views, jobs,
 progress board, picture index, files on disk in a temp dir), so the ratios show the app's
@@ -185,9 +185,9 @@ def record_exchange(app: App, method: str, target: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="a tenth of the sizes")
+    parser.add_argument("--divide", type=int, default=1, help="divide every size by this")
     args = parser.parse_args()
-    scale = 10 if args.small else 1
+    scale = max(1, args.divide)
     with tempfile.TemporaryDirectory(prefix="dalle-scale-") as tmp:
         root = Path(tmp)
         runs = (1000 // scale, 10000 // scale)
@@ -216,7 +216,7 @@ def main() -> int:
         print("  " + growth_line("/preview (newest page and a middle page)", page_s, page_l,
                                  "us"))
 
-        series = (30, 300)
+        series = (max(30 // scale, 3), max(300 // scale, 30))
         cost_s, cost_l = (user_series(root, n) for n in series)
         print(f"user series {series[0]} -> {series[1]}")
         print("  " + growth_line("poll cycling through every series", cost_s, cost_l, "us"))

@@ -22,6 +22,13 @@ def test_dress_and_generate_benchmarks_run():
     assert "render+annotate" in out and "ratio" in out
 
 
+def test_scale_benchmark_runs():
+    out = _run("bench/scale.py", "--divide", "100")
+    for needle in ("kept runs", "queued jobs", "pictures", "user series", "/metrics"):
+        assert needle in out
+    assert "Traceback" not in out
+
+
 def test_python_load_generator(tmp_path):
     with running_server(tmp_path) as (client, _):
         result = python_load(f"http://127.0.0.1:{client.port}/readyz", 4, 0.5)
