@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from dalleserver import __version__
-from dalleserver.address import AddressError, normalize_address
+from dalleserver.address import AddressError
 from dalleserver.config import SETTINGS, Config, ConfigError, Setting, load_config
 from dalleserver.dress import Catalog, DatabaseError, SeriesError
 from dalleserver.dress.databases import ALL_DATABASES
+from dalleserver.ens import (
+    EnsError,
+    EnsResolver,
+    address_or_name,
+    build_resolver,
+    looks_like_name,
+)
 from dalleserver.storage import DataDir
 
 PROG = "dalleserver"
@@ -35,6 +43,7 @@ class _Parser(argparse.ArgumentParser):
 # Settings with a flag are flags of ``serve``; these also apply to the other commands.
 COMMON_SETTINGS = ("data_dir",)
 GENERATE_SETTINGS = ("image_backend",)
+NAME_SETTINGS = ("rpc_url",)  # the commands that take an address also take an ENS name
 FLAGGED: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.flag)
 
 
@@ -71,16 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sub.add_parser("generate", help="run one generation in-process")
     _add_common(generate)
     generate.add_argument("series")
-    generate.add_argument("address")
+    generate.add_argument("address", help="an address, or an ENS name with --rpc-url")
     generate.add_argument("--force", action="store_true", help="regenerate an existing image")
     generate.add_argument("--json", action="store_true", help="print the progress snapshot")
-    _add_settings(generate, GENERATE_SETTINGS)
+    _add_settings(generate, GENERATE_SETTINGS + NAME_SETTINGS)
 
     prompts = sub.add_parser("prompts", help="print the prompts of an address; writes nothing")
     _add_common(prompts)
     prompts.add_argument("series")
-    prompts.add_argument("address")
+    prompts.add_argument("address", help="an address, or an ENS name with --rpc-url")
     prompts.add_argument("--json", action="store_true", help="print JSON")
+    _add_settings(prompts, NAME_SETTINGS)
 
     series = sub.add_parser("series", help="list the series with their filters")
     _add_common(series)
@@ -109,26 +119,42 @@ def _open_catalog(config: Config) -> Catalog:
     return catalog
 
 
-def _key_or_usage(catalog: Catalog, series: str, address: str) -> tuple[str, str]:
-    """(series name, lower-cased address), or a one-line usage error."""
+def _key_or_usage(catalog: Catalog, series: str, address: str,
+                  resolver: EnsResolver | None) -> tuple[tuple[str, str], str]:
+    """((series name, lower-cased address), ENS name or ""), or a one-line usage error.
+    A name is looked up only once the series is known to be good."""
+    if not looks_like_name(address):  # a bad address is reported before a bad series
+        _address_or_usage(address, None)
     try:
-        normalized = normalize_address(address)
-    except AddressError as exc:
-        raise UsageError(f"invalid address: {exc}") from None
-    try:
-        return catalog.series.get(series).suffix, normalized
+        suffix = catalog.series.get(series).suffix
     except SeriesError as exc:
         raise UsageError(f"{exc} (run '{PROG} series' to list them)") from None
+    normalized, name = _address_or_usage(address, resolver)
+    return (suffix, normalized), name
+
+
+def _address_or_usage(text: str, resolver: EnsResolver | None) -> tuple[str, str]:
+    """(lower-cased address, ENS name or "") of an address or name, or a usage error."""
+    # a failure is reported in the one line below: the node client's log line would repeat it
+    logging.getLogger("dalleserver.ens").setLevel(logging.ERROR)
+    try:
+        return address_or_name(text, resolver)
+    except AddressError as exc:
+        raise UsageError(f"invalid address: {exc}") from None
+    except EnsError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_prompts(args: argparse.Namespace, config: Config) -> int:
     catalog = _open_catalog(config)
-    series, address = _key_or_usage(catalog, args.series, args.address)
+    (series, address), name = _key_or_usage(catalog, args.series, args.address,
+                                            build_resolver(config))
     dress = catalog.view(series).dress(address)
     if args.json:
         out = {
             "series": dress.series,
             "address": dress.original,
+            "name": name,
             "title": dress.title_prompt,
             "terse": dress.terse_prompt,
             "data": dress.data_prompt,
@@ -141,7 +167,7 @@ def cmd_prompts(args: argparse.Namespace, config: Config) -> int:
         return EXIT_OK
     width = max(len(a.name) for a in dress.attributes)
     print(f"Series:  {dress.series}")
-    print(f"Address: {dress.original}")
+    print(f"Address: {dress.original}" + (f" ({name})" if name else ""))
     print(f"Title:   {dress.title_prompt}")
     print(f"Terse:   {dress.terse_prompt}")
     print("\nPrompt:\n" + dress.prompt)
@@ -232,13 +258,13 @@ def cmd_generate(args: argparse.Namespace, config: Config) -> int:
     except StorageError as exc:
         raise UsageError(f"data dir {config.data_dir} is not usable: {exc}") from None
     _warn_series_errors(runtime.catalog)
-    key = _key_or_usage(runtime.catalog, args.series, args.address)
+    key, name = _key_or_usage(runtime.catalog, args.series, args.address, runtime.resolver)
     jobs = runtime.jobs
     jobs.start()
     tty = sys.stderr.isatty()
     try:
         try:
-            jobs.submit_key(key, force=args.force)
+            jobs.submit_key(key, force=args.force, name=name)
         except QueueFull:  # cannot happen with a private queue, but never a traceback
             raise UsageError("the generation queue is full") from None
         last_phase = None

@@ -61,6 +61,7 @@ class DalleDress:
     download_mode: str = ""
     cache_hit: bool = False
     completed: bool = False
+    original_name: str = ""  # the ENS name the picture was asked by, if any
     by_name: dict[str, Attribute] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -92,7 +93,7 @@ class DalleDress:
         """The original's DalleDress JSON, keys in its order (reference §9.4)."""
         return {
             "original": self.original,
-            "originalName": "",
+            "originalName": self.original_name,
             "fileName": self.file_name,
             "fileSize": 0,
             "modifiedAt": 0,

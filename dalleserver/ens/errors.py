@@ -36,6 +36,13 @@ class InvalidName(EnsError, ValueError):
     """
 
 
+class NamesNeedANode(InvalidName):
+    """A name was given while no Ethereum node is configured (TB_DALLE_RPC_URL)."""
+
+    def __init__(self) -> None:
+        super().__init__(NAMES_NEED_A_NODE)
+
+
 class NameNotFound(EnsError):
     """The name has no resolver or no address: answer 404, never a picture of a wrong one."""
 
@@ -50,6 +57,16 @@ class AbiError(EnsError):
 
 class CallReverted(EnsError):
     """The contract reverted the call: an answer ("I cannot tell"), not a sick node."""
+
+
+class ResolverBusy(EnsError):
+    """Too many names are being looked up on the node at once: retry in ``retry_after``
+    seconds. Keeps a slow node from holding every thread that asks it."""
+
+    def __init__(self, limit: int, retry_after: float = 1.0) -> None:
+        super().__init__(f"{limit} ENS name(s) are being looked up on the Ethereum node "
+                         "already; retry shortly")
+        self.retry_after = retry_after
 
 
 class NodeError(EnsError):

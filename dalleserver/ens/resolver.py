@@ -12,22 +12,32 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dalleserver.address import AddressError, normalize_address
 from dalleserver.ens.abi import ADDR, NAME, RESOLVER, decode_address, decode_string, encode_call
 from dalleserver.ens.cache import TtlCache
-from dalleserver.ens.errors import AbiError, CallReverted, InvalidName, NameNotFound, NodeError
-from dalleserver.ens.names import namehash, normalize_name
+from dalleserver.ens.errors import (
+    AbiError,
+    CallReverted,
+    InvalidName,
+    NameNotFound,
+    NamesNeedANode,
+    NodeError,
+    ResolverBusy,
+)
+from dalleserver.ens.names import looks_like_name, namehash, normalize_name
 from dalleserver.ens.rpc import DEFAULT_TIMEOUT, RpcClient, is_node_failure, redact_url
 from dalleserver.resilience.breaker import HALF_OPEN, OPEN, CircuitBreaker
 
 if TYPE_CHECKING:
     from dalleserver.config import Config
 
-__all__ = ["DEFAULT_CACHE", "REGISTRY", "CachePolicy", "EnsResolver", "build_resolver"]
+__all__ = ["DEFAULT_CACHE", "REGISTRY", "CachePolicy", "EnsResolver", "address_or_name",
+           "build_resolver"]
 
 # The ENS registry (the same address on mainnet and the public test networks).
 REGISTRY = "0x00000000000c2e074ec69a0bfb2997ba6c7d2e1e"
@@ -35,7 +45,8 @@ ZERO_ADDRESS = "0x" + "0" * 40
 # One resolution is up to two calls (reverse: four); together they get this long.
 DEFAULT_RESOLUTION_TIMEOUT = 10.0
 
-FORWARD_OUTCOMES = ("found", "not_found", "invalid", "error")
+# "busy": refused at once because ``max_cold`` lookups were under way (ResolverBusy).
+FORWARD_OUTCOMES = ("found", "not_found", "invalid", "error", "busy")
 # "mismatch": a primary name is set but does not resolve back (or cannot be normalised).
 REVERSE_OUTCOMES = ("found", "none", "mismatch", "invalid", "error")
 
@@ -88,13 +99,20 @@ class EnsResolver:
 
     Thread-safe. Answers (including "none") are cached per ``cache``; node failures are not
     cached, the breaker inside ``rpc`` keeps a dead node from being hammered instead.
-    ``clock`` drives the cache only.
+    ``clock`` drives the cache only. With ``max_cold``, at most that many ``resolve`` calls
+    ask the node at once; more raise :class:`ResolverBusy` instead of waiting, so callers
+    holding scarce threads (the HTTP workers) never all wait on a slow node.
     """
 
     def __init__(self, rpc: RpcClient, *, cache: CachePolicy = DEFAULT_CACHE,
                  resolution_timeout: float = DEFAULT_RESOLUTION_TIMEOUT,
-                 clock: Callable[[], float] = time.monotonic, registry: str = REGISTRY) -> None:
+                 clock: Callable[[], float] = time.monotonic, registry: str = REGISTRY,
+                 max_cold: int | None = None) -> None:
+        if max_cold is not None and max_cold < 1:
+            raise ValueError("max_cold must be at least 1")
         self.rpc = rpc
+        self.max_cold = max_cold
+        self._cold = threading.BoundedSemaphore(max_cold) if max_cold else None
         self.cache_policy = cache
         self.resolution_timeout = resolution_timeout
         self.registry = registry
@@ -117,17 +135,34 @@ class EnsResolver:
 
         Raises :class:`InvalidName` for a name we do not accept, :class:`NameNotFound` when
         it has no resolver or no (or the zero) address, :class:`NodeError` when the node
-        cannot answer.
+        cannot answer, :class:`ResolverBusy` when ``max_cold`` lookups are under way and the
+        name is not cached.
         """
         try:
             normalized = normalize_name(name)
         except InvalidName:
             self._count("forward", "invalid")
             raise
-        address = self._forward_address(normalized, self._deadline())
+        with self._cold_slot(normalized):
+            address = self._forward_address(normalized, self._deadline())
         if address is None:
             raise NameNotFound(normalized)
         return address
+
+    @contextmanager
+    def _cold_slot(self, name: str) -> Iterator[None]:
+        """One of the ``max_cold`` slots while ``name`` needs the node; none for a cached
+        name (an entry expiring in between merely goes uncounted)."""
+        if self._cold is None or self._forward.get(name)[0]:
+            yield
+            return
+        if not self._cold.acquire(blocking=False):
+            self._count("forward", "busy")
+            raise ResolverBusy(self.max_cold or 0)
+        try:
+            yield
+        finally:
+            self._cold.release()
 
     def _forward_address(self, name: str, deadline: float) -> str | None:
         hit, address = self._forward.get(name)
@@ -177,6 +212,16 @@ class EnsResolver:
             self._reverse.put(normalized, (name, outcome), self._ttl(name))
         self._count("reverse", outcome)
         return name
+
+    def cached_reverse(self, address: str) -> tuple[bool, str | None]:
+        """``(True, name or None)`` when the cache holds the answer for ``address`` (a
+        lower-case address), else ``(False, None)``. Never calls the node: for pages that
+        show names but must not wait for them."""
+        hit, cached = self._reverse.get(address)
+        if not hit:
+            return False, None
+        self._hit("reverse")
+        return True, cached[0]
 
     def _lookup_name(self, address: str, deadline: float) -> tuple[str | None, str]:
         node = namehash(address[2:] + ".addr.reverse")
@@ -262,13 +307,30 @@ class EnsResolver:
         return {"status": "degraded", "message": message, **details}
 
 
+def address_or_name(text: str, resolver: EnsResolver | None) -> tuple[str, str]:
+    """(lower-case address, normalised ENS name or "") for ``text``, an address or a name.
+
+    Raises :class:`~dalleserver.address.AddressError` for a bad address; for a name,
+    :class:`NamesNeedANode` without ``resolver`` and otherwise what :meth:`EnsResolver.resolve`
+    raises. The first two and :class:`InvalidName` are ``ValueError``: bad input.
+    """
+    if not looks_like_name(text):
+        return normalize_address(text), ""
+    if resolver is None:
+        raise NamesNeedANode()
+    address = resolver.resolve(text)
+    return address, normalize_name(text)  # resolve() accepted the name: this cannot fail
+
+
 def build_resolver(config: Config, *, cache: CachePolicy = DEFAULT_CACHE,
                    timeout: float = DEFAULT_TIMEOUT,
-                   clock: Callable[[], float] = time.monotonic) -> EnsResolver | None:
+                   clock: Callable[[], float] = time.monotonic,
+                   max_cold: int | None = None) -> EnsResolver | None:
     """The resolver for ``config.rpc_url`` (TB_DALLE_RPC_URL), or None when it is not set.
 
     The node gets its own breaker, tuned by the same TB_DALLE_BREAKER_* settings as the
-    OpenAI endpoints; each call ends within ``timeout`` seconds.
+    OpenAI endpoints; each call ends within ``timeout`` seconds; ``max_cold`` bounds the
+    lookups under way at once (see :class:`EnsResolver`).
     """
     if not config.rpc_url:
         return None
@@ -282,4 +344,4 @@ def build_resolver(config: Config, *, cache: CachePolicy = DEFAULT_CACHE,
                              success_threshold=config.breaker_successes,
                              is_failure=is_node_failure, on_state_change=on_state_change)
     rpc = RpcClient(config.rpc_url, timeout=timeout, breaker=breaker)
-    return EnsResolver(rpc, cache=cache, clock=clock)
+    return EnsResolver(rpc, cache=cache, clock=clock, max_cold=max_cold)

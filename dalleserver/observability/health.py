@@ -1,6 +1,7 @@
-"""Health: data dir writable, disk space, memory, queue saturation, OpenAI breakers.
+"""Health: data dir writable, disk space, memory, queue saturation, OpenAI breakers, and
+the Ethereum node when one is configured.
 
-Never calls OpenAI. The write check is a real write in the data dir, done at most every
+Never calls OpenAI or the node. The write check is a real write in the data dir, done at most every
 ``write_interval`` seconds so frequent probes stay cheap.
 """
 
@@ -45,6 +46,7 @@ class HealthChecker:
         openai_in_use: bool = False,
         thresholds: Thresholds = Thresholds(),
         write_interval: float = 5.0,
+        ethereum_node: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.queue_depth = queue_depth
@@ -53,6 +55,8 @@ class HealthChecker:
         self.openai_in_use = openai_in_use
         self.thresholds = thresholds
         self.write_interval = write_interval
+        # with TB_DALLE_RPC_URL: the ENS resolver's state (healthy or degraded, never worse)
+        self.ethereum_node = ethereum_node
         self.started = time.monotonic()
         self._write_checked = 0.0
         self._write_error: str | None = None
@@ -142,6 +146,8 @@ class HealthChecker:
             "openai": self.openai(),
             "queue": self.queue(),
         }
+        if self.ethereum_node is not None:
+            components["ethereum_node"] = self.ethereum_node()
         worst = max(components.values(), key=lambda c: RANK[c["status"]])["status"]
         return {
             "status": worst,

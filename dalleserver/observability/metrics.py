@@ -103,23 +103,44 @@ class Counter(Metric):
                 for k, v in items]
 
 
+Reading = float | dict[LabelValues, float] | None
+
+
+def _read(callback: Callable[[], Reading]) -> list[tuple[LabelValues, float]]:
+    """The samples a callback gives: one value, a value per label set, or None for none."""
+    result = callback()
+    if result is None:  # nothing to read (no /proc, no source yet): no sample at all
+        return []
+    if isinstance(result, dict):
+        return sorted(result.items())
+    return [((), float(result))]
+
+
+def _values_json(metric: Metric, items: list[tuple[LabelValues, float]]) -> Any:
+    if not metric.label_names:
+        return items[0][1] if items else None  # unreadable, as in the text format
+    return [{"labels": dict(zip(metric.label_names, k, strict=True)), "value": v}
+            for k, v in items]
+
+
 class CounterFunc(Metric):
-    """A counter whose total something else keeps (the kernel's CPU time): read at scrape.
-    A callback that returns None (nothing readable) gives no sample."""
+    """A counter whose totals something else keeps (the kernel's CPU time, the ENS
+    resolver's counts): read at scrape. The callback returns the value, or with ``labels``
+    a dict from label values to value; None (nothing readable) gives no sample."""
 
     kind = "counter"
 
-    def __init__(self, name: str, help_text: str, callback: Callable[[], float | None]) -> None:
-        super().__init__(name, help_text, ())
+    def __init__(self, name: str, help_text: str, callback: Callable[[], Reading],
+                 labels: Sequence[str] = ()) -> None:
+        super().__init__(name, help_text, labels)
         self._callback = callback
 
     def samples(self) -> Iterable[tuple[str, str, float]]:
-        value = self._callback()
-        if value is not None:
-            yield "", "", value
+        for key, value in _read(self._callback):
+            yield "", _labels(self.label_names, key), value
 
     def to_json(self) -> Any:
-        return self._callback()
+        return _values_json(self, _read(self._callback))
 
 
 class Gauge(Metric):
@@ -153,12 +174,7 @@ class Gauge(Metric):
 
     def _current(self) -> list[tuple[LabelValues, float]]:
         if self._callback is not None:
-            result = self._callback()
-            if result is None:  # nothing to read (no /proc, no source yet): no sample at all
-                return []
-            if isinstance(result, dict):
-                return sorted(result.items())
-            return [((), float(result))]
+            return _read(self._callback)
         with self._lock:
             return sorted(self._values.items())
 
@@ -170,11 +186,7 @@ class Gauge(Metric):
             yield "", _labels(self.label_names, key), value
 
     def to_json(self) -> Any:
-        items = self._current()
-        if not self.label_names:
-            return items[0][1] if items else None  # unreadable, as in the text format
-        return [{"labels": dict(zip(self.label_names, k, strict=True)), "value": v}
-                for k, v in items]
+        return _values_json(self, self._current())
 
 
 class Histogram(Metric):
@@ -255,9 +267,9 @@ class Registry:
     def counter(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Counter:
         return self.register(Counter(name, help_text, labels))  # type: ignore[return-value]
 
-    def counter_func(self, name: str, help_text: str,
-                     callback: Callable[[], float | None]) -> CounterFunc:
-        return self.register(CounterFunc(name, help_text, callback))  # type: ignore[return-value]
+    def counter_func(self, name: str, help_text: str, callback: Callable[[], Reading],
+                     labels: Sequence[str] = ()) -> CounterFunc:
+        return self.register(CounterFunc(name, help_text, callback, labels))  # type: ignore[return-value]
 
     def gauge(self, name: str, help_text: str, labels: Sequence[str] = (),
               callback: Callable[[], Any] | None = None) -> Gauge:

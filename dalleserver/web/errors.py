@@ -15,6 +15,7 @@ class ErrorCode(enum.Enum):
     MISSING_PARAMETER = 400
     UNAUTHORIZED = 401
     NOT_FOUND = 404
+    NAME_NOT_FOUND = 404  # an ENS name without an address
     METHOD_NOT_ALLOWED = 405
     PAYLOAD_TOO_LARGE = 413
     URI_TOO_LONG = 414

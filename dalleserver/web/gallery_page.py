@@ -77,8 +77,8 @@ def render_page(shown: list[Picture], total: int, page: int, pages: int, size: i
         groups.setdefault(picture.series, []).append(picture)
     group_html = "".join(
         f'<section class="group" data-series="{esc(series)}"><h3 class="series">'
-        f'{esc(series)}</h3><div class="grid">{"".join(card_html(p, name_of(p.address)) for p in items)}</div>'
-        f"</section>"
+        f'{esc(series)}</h3><div class="grid">'
+        f'{"".join(card_html(p, name_of(p.address)) for p in items)}</div></section>'
         for series, items in groups.items()
     )
     running_html = "".join(run_html(s) for s in running)

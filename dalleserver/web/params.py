@@ -1,15 +1,16 @@
-"""Reading ``/dalle`` paths and query flags: validated series and address, yes/no flags."""
+"""Reading ``/dalle`` paths and query flags: validated series and address (or ENS name),
+yes/no flags."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dalleserver.address import AddressError, normalize_address
 from dalleserver.config import FALSE_WORDS, TRUE_WORDS
 from dalleserver.dress import SeriesError
 from dalleserver.httpd import Request
 from dalleserver.storage import Key
 from dalleserver.web.errors import ApiError, ErrorCode
+from dalleserver.web.names import address_of
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
@@ -28,7 +29,13 @@ def flag(request: Request, name: str) -> bool:
 
 
 def resolve_key(app: App, request: Request) -> Key:
-    """Validate the series and address of a ``/dalle`` path."""
+    """Validate the series and address (or ENS name) of a ``/dalle`` path."""
+    return resolve_target(app, request)[0]
+
+
+def resolve_target(app: App, request: Request) -> tuple[Key, str]:
+    """The key of a ``/dalle`` path and the ENS name it used ("" for an address); a name
+    is resolved to its address (see ``web.names.address_of``)."""
     series_name = request.params.get("series", "").strip()
     address = request.params.get("address", "").strip()
     if not series_name:
@@ -42,8 +49,5 @@ def resolve_key(app: App, request: Request) -> Key:
     except SeriesError:
         raise ApiError(ErrorCode.INVALID_SERIES, f"unknown series {series_name!r}",
                        details={"known": app.catalog.series.names()}) from None
-    try:
-        normalized = normalize_address(address)
-    except AddressError as exc:
-        raise ApiError(ErrorCode.INVALID_ADDRESS, str(exc)) from None
-    return series.suffix, normalized
+    normalized, name = address_of(app, address)
+    return (series.suffix, normalized), name

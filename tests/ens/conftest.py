@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -15,6 +16,15 @@ from tests.support.rpc_double import RpcDouble
 
 VITALIK = "0xd8da6bf26964af9d7eed9e03e53415d37aa96045"
 OTHER = "0x1111111111111111111111111111111111111111"
+
+
+def wait_for(condition: Callable[[], object], what: str) -> None:
+    """Return once ``condition()`` is true; fail the test after ten seconds of trying."""
+    for _ in range(1000):  # bounded: no test waits forever on a background thread
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
 
 
 class FakeClock:

@@ -263,7 +263,7 @@ def test_stats_are_plain_json(node: RpcDouble, make_resolver: MakeResolver) -> N
     resolver.resolve("vitalik.eth")
     stats = json.loads(json.dumps(resolver.stats()))
     assert stats["resolutions"]["forward"] == {"found": 1, "not_found": 0, "invalid": 0,
-                                               "error": 0}
+                                               "error": 0, "busy": 0}
     assert set(stats["resolutions"]["reverse"]) == {"found", "none", "mismatch", "invalid",
                                                     "error"}
     assert stats["node_errors"] == {"timeout": 0, "connection": 0, "http_error": 0,
