@@ -25,7 +25,8 @@ from dalleserver.ens import (
 from dalleserver.storage import DataDir
 
 PROG = "dalleserver"
-COMMANDS = ("serve", "generate", "prompts", "series", "check", "print-unit", "print-env")
+COMMANDS = ("serve", "generate", "prompts", "series", "check", "estimate", "print-unit",
+            "print-env")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -98,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate configuration, data dir, databases, series")
     _add_common(check)
+    estimate = sub.add_parser("estimate", help="how many addresses of a file have pictures, "
+                              "and what the others would cost")
+    _add_common(estimate)
+    estimate.add_argument("series")
+    estimate.add_argument("file", help="one address a line; # comments, blank lines allowed")
+    estimate.add_argument("--json", action="store_true", help="print JSON")
+    _add_settings(estimate, GENERATE_SETTINGS)
     sub.add_parser("print-unit", help="print the systemd unit this binary ships with")
     sub.add_parser("print-env", help="print the commented settings file for the service")
     return parser
@@ -297,12 +305,53 @@ def cmd_generate(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def cmd_estimate(args: argparse.Namespace, config: Config) -> int:
+    """Exit 0; 2 when the series or the file is unusable or a line is not an address (the
+    estimate of the good lines is printed all the same)."""
+    from pathlib import Path
+
+    from dalleserver.costs import estimate as est
+    from dalleserver.costs.spending import Spending
+    from dalleserver.provider.images import orientation
+
+    catalog = _open_catalog(config)
+    try:
+        view = catalog.view(args.series)
+    except SeriesError as exc:
+        raise UsageError(f"{exc} (run '{PROG} series' to list them)") from None
+    try:
+        found = est.read_addresses(Path(args.file).read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}"
+                         ) from None
+    paid = config.has_api_key and config.image_backend == "openai"
+    spending = Spending(config.prices, config.image_options if paid else None,
+                        config.enhancement_model if config.enhance_enabled else None)
+    data_dir, suffix = DataDir(config.data_dir), view.series.suffix
+
+    def plan(address: str) -> tuple[str, bool]:
+        dress = view.dress(address)
+        return orientation(dress.prompt), bool(dress.author_prompt)
+
+    result = est.estimate(found.addresses, lambda a: data_dir.annotated(suffix, a).is_file(),
+                          plan, spending if paid else None)
+    settings = (f"{config.image_model}, quality {config.image_quality or '(none)'}, size "
+                f"{config.image_size or 'by prompt'}" if paid else
+                f"the {config.image_backend} backend: nothing is paid")
+    doc = est.report(result, found, settings, config.prices.as_of, config.budget)
+    for number, reason in found.bad_lines:
+        print(f"{args.file}:{number}: {reason}", file=sys.stderr)
+    print(json.dumps(doc, indent=2) if args.json else "\n".join(est.report_lines(doc)))
+    return EXIT_USAGE if found.bad_lines else EXIT_OK
+
+
 HANDLERS: dict[str, Any] = {
     "serve": cmd_serve,
     "generate": cmd_generate,
     "prompts": cmd_prompts,
     "series": cmd_series,
     "check": cmd_check,
+    "estimate": cmd_estimate,
 }
 
 

@@ -4,8 +4,8 @@ the ENS resolver."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from dalleserver.config import Config

@@ -17,7 +17,6 @@ from dalleserver import __version__
 from dalleserver.config import Config
 from dalleserver.dress.databases import ALL_DATABASES
 from dalleserver.httpd import EngineHooks, HTTPServer, Timeouts
-from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.observability.logs import setup_logging
 from dalleserver.observability.systemd import Notifier
@@ -28,7 +27,7 @@ from dalleserver.web.app import App
 log = logging.getLogger("dalleserver")
 STATUS_INTERVAL = 5.0
 SHUTDOWN_GRACE = 10.0
-LOCK_SWEEP_INTERVAL = 60.0
+HOUSEKEEPING_INTERVAL = 60.0
 
 
 class StartupError(Exception):
@@ -105,13 +104,15 @@ def status_lines(board: ProgressBoard, queue_depth: int) -> list[str]:
     return lines
 
 
-def _sweep_locks(locks: LockTable, stop: threading.Event) -> None:
-    """Stale locks of crashed runs go within a minute, asked for again or not."""
-    while not stop.wait(LOCK_SWEEP_INTERVAL):
+def _housekeeping(runtime: Runtime, stop: threading.Event) -> None:
+    """Every minute: stale locks of crashed runs go, asked for again or not, and counted
+    cache hits reach the statistics file."""
+    while not stop.wait(HOUSEKEEPING_INTERVAL):
         try:
-            removed = locks.sweep()
+            removed = runtime.locks.sweep()
+            runtime.board.stats.save_if_pending()
         except Exception:  # housekeeping must never take the server down
-            log.exception("sweeping stale locks failed")
+            log.exception("housekeeping failed")
             continue
         if removed:
             log.info("removed %d stale lock(s)", removed)
@@ -145,8 +146,8 @@ def run_server(config: Config) -> int:
     stop = threading.Event()
     threading.Thread(target=sweep_temp_files, args=(service.runtime.data_dir.output,),
                      name="sweep-temp", daemon=True).start()
-    threading.Thread(target=_sweep_locks, args=(service.runtime.locks, stop),
-                     name="sweep-locks", daemon=True).start()
+    threading.Thread(target=_housekeeping, args=(service.runtime, stop),
+                     name="housekeeping", daemon=True).start()
     threading.Thread(target=_status_printer, args=(service.runtime, stop, STATUS_INTERVAL),
                      name="status-printer", daemon=True).start()
     server = service.server
@@ -192,7 +193,13 @@ def _report_startup(service: Service) -> None:
     log.info("dalleserver %s", __version__)
     log.info("data dir: %s", config.data_dir)
     log.info("image backend: %s%s", config.image_backend,
-             "" if config.image_backend != "openai" else f" ({config.image_model})")
+             "" if config.image_backend != "openai" else f" ({config.image_model}, quality "
+                                                         f"{config.image_quality or 'none'})")
+    spending = service.runtime.spending
+    if spending is not None and spending.budget is not None:
+        budget = spending.budget
+        log.info("spending budget: %s, %g left until %s UTC", budget.spec.describe(),
+                 budget.remaining(), f"{budget.current().ends:%Y-%m-%d %H:%M}")
     log.info("databases: %s", ", ".join(
         f"{n} {len(catalog.databases[n].records)}" for n in ALL_DATABASES))
     log.info("series: %d", len(catalog.series.names(include_hidden=True)))

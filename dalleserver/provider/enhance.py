@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from dalleserver.config import Config
+from dalleserver.costs.spending import Spending
 from dalleserver.dress.model import DalleDress
 from dalleserver.provider.guard import GuardedEndpoint
 from dalleserver.provider.http import OpenAIClient, ProviderError
@@ -41,10 +42,12 @@ class Enhancer:
     """Callable by the pipeline; never fails a generation: on any provider failure the base
     prompt is used and the reason is returned for the progress snapshot."""
 
-    def __init__(self, config: Config, client: OpenAIClient, endpoint: GuardedEndpoint) -> None:
+    def __init__(self, config: Config, client: OpenAIClient, endpoint: GuardedEndpoint,
+                 spending: Spending | None = None) -> None:
         self.config = config
         self.client = client
         self.endpoint = endpoint
+        self.spending = spending
 
     def applies(self, dress: DalleDress) -> bool:
         return self.config.enhance_enabled and bool(dress.author_prompt)
@@ -63,6 +66,11 @@ class Enhancer:
                         extra={"series": dress.series, "address": dress.original,
                                "error": str(exc), "error_type": type(exc).__name__})
             return dress.prompt, f"enhancement unavailable ({exc}); the base prompt was used"
+        if self.spending is not None:  # answered, so billed, whatever the answer says
+            usage = doc.get("usage")
+            call = self.spending.chat_call(self.config.enhancement_model,
+                                           usage if isinstance(usage, dict) else {})
+            self.spending.paid((dress.series, dress.original), call)
         try:
             content = doc["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):

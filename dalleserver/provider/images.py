@@ -10,6 +10,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from dalleserver.config import Config
+from dalleserver.costs.spending import Spending
 from dalleserver.dress.model import DalleDress
 from dalleserver.imaging.backends import ProgressCallback
 from dalleserver.provider.guard import GuardedEndpoint
@@ -17,14 +18,6 @@ from dalleserver.provider.http import BAD_RESPONSE, OpenAIClient, ProviderError
 
 MAX_DOWNLOAD_BYTES = 32 * 1024 * 1024
 
-# model -> (landscape, portrait, square, quality); None: leave the field out
-SIZES: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
-    "gpt-image-2": ("1536x1024", "1024x1536", "1024x1024", "high"),
-    "gpt-image-1": ("1536x1024", "1024x1536", "1024x1024", "high"),
-    "gpt-image-1.5": ("1536x1024", "1024x1536", "1024x1024", "high"),
-    "gpt-image-1-mini": ("1024x1024", "1024x1024", "1024x1024", "low"),
-    "dall-e-2": ("1024x1024", "1024x1024", "1024x1024", None),
-}
 VISUAL_DIRECTIVE = (
     "Visual directive: one finished illustration, a single clear subject, coherent light "
     "and perspective, the palette and styles named above, and no text, letters or "
@@ -48,25 +41,15 @@ def orientation(prompt: str) -> str:
 def image_payload(config: Config, dress: DalleDress) -> dict[str, Any]:
     enhanced = dress.enhanced_prompt or dress.prompt
     prompt = f"{dress.technical_prompt}\n\n{enhanced}".strip()
-    model = config.image_model
-    if model == "gpt-image-1":
+    options = config.image_options  # checked against the model at startup (costs.catalog)
+    if options.model == "gpt-image-1":
         prompt = f"{prompt}\n\n{VISUAL_DIRECTIVE}"
-    shape = orientation(enhanced)
-    size: str | None
-    quality: str | None
-    style: str | None = None
-    if model == "dall-e-3":
-        size = {"landscape": "1792x1024", "portrait": "1024x1792",
-                "square": "1024x1024"}[shape]
-        quality, style = config.image_quality or None, config.image_style or None
-    elif model in SIZES:
-        landscape, portrait, square, quality = SIZES[model]
-        size = {"landscape": landscape, "portrait": portrait, "square": square}[shape]
-    else:
-        size = quality = None
+    size = options.size_for(orientation(enhanced))
     payload: dict[str, Any] = {"prompt": prompt, "n": 1}
-    for key, value in (("quality", quality), ("model", model), ("style", style),
-                       ("size", size)):
+    # the original's key order; empty values are left out
+    for key, value in (("quality", options.quality), ("model", options.model),
+                       ("style", options.style), ("size", size),
+                       ("output_format", options.output_format)):
         if value:
             payload[key] = value
     return payload
@@ -75,10 +58,26 @@ def image_payload(config: Config, dress: DalleDress) -> dict[str, Any]:
 class OpenAIImageBackend:
     name = "openai"
 
-    def __init__(self, config: Config, client: OpenAIClient, endpoint: GuardedEndpoint) -> None:
+    def __init__(self, config: Config, client: OpenAIClient, endpoint: GuardedEndpoint,
+                 spending: Spending | None = None) -> None:
         self.config = config
         self.client = client
         self.endpoint = endpoint
+        self.spending = spending
+
+    def _record_paid(self, dress: DalleDress, payload: dict[str, Any],
+                     doc: dict[str, Any]) -> None:
+        """The call succeeded, so it is billed: at the quality and size the answer reports
+        (what "auto" became), else those that were asked for."""
+        if self.spending is None:
+            return
+        usage = doc.get("usage")
+        reported = {name: str(doc.get(name) or payload.get(name) or "")
+                    for name in ("quality", "size", "output_format")}
+        call = self.spending.image_call(reported["quality"], reported["size"],
+                                        reported["output_format"],
+                                        usage if isinstance(usage, dict) else {})
+        self.spending.paid((dress.series, dress.original), call)
 
     def render(self, dress: DalleDress, progress: ProgressCallback) -> Image.Image:
         payload = image_payload(self.config, dress)
@@ -86,6 +85,7 @@ class OpenAIImageBackend:
         progress("image_wait")
         doc = self.endpoint.call(
             lambda: self.client.post_json(url, payload, self.config.image_timeout))
+        self._record_paid(dress, payload, doc)
         items = doc.get("data")
         if not isinstance(items, list) or not items or not isinstance(items[0], dict):
             raise ProviderError(BAD_RESPONSE, "the image model returned no image")

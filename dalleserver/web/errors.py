@@ -21,6 +21,7 @@ class ErrorCode(enum.Enum):
     URI_TOO_LONG = 414
     REQUEST_HEADER_FIELDS_TOO_LARGE = 431
     RATE_LIMITED = 429
+    BUDGET_EXHAUSTED = 429  # the spending budget (TB_DALLE_BUDGET) is used up for now
     INTERNAL_SERVER_ERROR = 500
     SERVICE_UNAVAILABLE = 503
 

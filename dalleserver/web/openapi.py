@@ -14,7 +14,8 @@ DESCRIPTIONS = {
     200: "success", 202: "generation queued", 206: "partial content (a byte range)",
     304: "not modified", 400: "bad request", 401: "admin token or loopback client needed",
     404: "not found (or an ENS name without an address)", 405: "method not allowed",
-    416: "range not satisfiable", 429: "rate limited", 500: "unexpected error",
+    416: "range not satisfiable", 429: "rate limited, or the spending budget is used up",
+    500: "unexpected error",
     503: "unavailable (queue full, not ready, shutting down, Ethereum node unavailable)",
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}

@@ -144,6 +144,46 @@ class _OkChat(Action):
         })
 
 
+# Image output tokens the GPT image models bill per quality and size (OpenAI's image
+# generation guide); "auto" answers as medium at 1024x1024, as a real answer names what it chose.
+OUTPUT_TOKENS = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+
+
+def image_answer(request: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """An images answer as the real API gives it: for the GPT image models also the quality,
+    size and output format it used, and the ``usage`` it bills (input tokens from the
+    prompt's length, output tokens from the table above)."""
+    doc = request.get("json") if isinstance(request.get("json"), dict) else {}
+    answer: dict[str, Any] = {"created": int(time.time()), "data": items}
+    if not str(doc.get("model", "")).startswith("gpt-image"):
+        return answer
+    quality = doc.get("quality") if doc.get("quality") in OUTPUT_TOKENS else "medium"
+    size = doc.get("size") if doc.get("size") in OUTPUT_TOKENS["low"] else "1024x1024"
+    text = max(1, len(str(doc.get("prompt", ""))) // 4)
+    output = OUTPUT_TOKENS[quality][size]
+    answer.update({
+        "quality": quality, "size": size, "output_format": doc.get("output_format", "png"),
+        "usage": {"input_tokens": text, "output_tokens": output, "total_tokens": text + output,
+                  "input_tokens_details": {"text_tokens": text, "image_tokens": 0}},
+    })
+    return answer
+
+
+class _OkImageB64(Action):
+    def __init__(self, png: bytes | None) -> None:
+        self.png = png
+
+    def perform(self, exchange: Exchange) -> None:
+        data = small_png() if self.png is None else self.png
+        exchange.send(200, image_answer(exchange.request, [{
+            "b64_json": base64.b64encode(data).decode("ascii"),
+            "revised_prompt": "a revised prompt"}]))
+
+
 class _OkImageUrl(Action):
     def __init__(self, png: bytes | None, download_status: int, download_delay: float):
         self.png = png
@@ -155,7 +195,7 @@ class _OkImageUrl(Action):
         png = small_png() if self.png is None else self.png
         exchange.double._files[file_id] = (png, self.download_status, self.download_delay)
         url = f"{exchange.double.base_url}/files/{file_id}.png"
-        exchange.send(200, {"created": int(time.time()), "data": [{"url": url}]})
+        exchange.send(200, image_answer(exchange.request, [{"url": url}]))
 
 
 class _Slow(Action):
@@ -181,11 +221,8 @@ def ok_chat(content: str = "Enhanced prompt text") -> Action:
 
 
 def ok_image_b64(png: bytes | None = None) -> Action:
-    """200 with one base64-encoded image (default: a small real PNG)."""
-    data = small_png() if png is None else png
-    return Reply(200, {"created": int(time.time()),
-                       "data": [{"b64_json": base64.b64encode(data).decode("ascii"),
-                                 "revised_prompt": "a revised prompt"}]})
+    """200 with one base64-encoded image (default: a small real PNG), and the usage."""
+    return _OkImageB64(png)
 
 
 def ok_image_url(png: bytes | None = None, *, download_status: int = 200,
