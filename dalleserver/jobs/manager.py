@@ -125,7 +125,7 @@ class JobManager:
             job.cancel.set()
         for thread in self._threads:
             thread.join(5.0)
-        self.board.stats.save()  # cache hits are counted without a write each
+        self.board.stats.save_if_pending()  # cache hits are counted without a write each
 
     @property
     def queue_depth(self) -> int:

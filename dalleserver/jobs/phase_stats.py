@@ -124,6 +124,14 @@ class PhaseStats:
             # statistics are a nicety: a full disk must not fail a generation, but say so
             log.warning("could not save phase statistics to %s: %s", self.path, exc)
 
+    def save_if_pending(self) -> None:
+        """Save only when something was counted since the last save (cache hits are
+        counted without a write each and flushed here, periodically and at stop)."""
+        with self._lock:
+            pending = bool(self._pending or self._pending_runs or self._pending_hits)
+        if pending:
+            self.save()
+
     def record(self, phase: str, duration_ns: int) -> None:
         with self._lock:
             duration = max(duration_ns, 0)
