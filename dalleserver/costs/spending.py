@@ -105,7 +105,8 @@ class Spending:
         shapes = [orientation] if orientation else list(ORIENTATIONS)
         prices = [self.prices.image(image.model, image.quality, image.size_for(shape))
                   for shape in shapes]
-        return None if None in prices else max(prices)  # type: ignore[type-var]
+        known = [price for price in prices if price is not None]
+        return max(known) if len(known) == len(prices) else None
 
     def chat_estimate(self) -> float | None:
         return 0.0 if self.chat_model is None else self.prices.chat_estimate(self.chat_model)

@@ -1,10 +1,13 @@
 """Quality, size, output format and style per image model: what the request body carries
 (through the OpenAI double), the defaults the original sends, and startup errors."""
 
+import json
+
 import pytest
 
 from dalleserver.cli import main
 from dalleserver.config import ConfigError, load_config
+from dalleserver.costs.prices import PriceTable
 from dalleserver.runtime import build_runtime
 from tests.support import openai_double as od
 from tests.support.server import wait_done
@@ -103,3 +106,13 @@ def test_an_unknown_model_passes_settings_through(tmp_path, api):
     body = image_request(tmp_path, api, TB_DALLE_IMAGE_MODEL="local-sd",
                          TB_DALLE_IMAGE_QUALITY="fine")
     assert body["quality"] == "fine" and "size" not in body
+
+
+def test_auto_is_recorded_and_priced_as_what_the_answer_reports(tmp_path, api):
+    body = image_request(tmp_path, api, TB_DALLE_IMAGE_QUALITY="auto", TB_DALLE_IMAGE_SIZE="auto")
+    assert (body["quality"], body["size"]) == ("auto", "auto")
+    selector = json.loads((tmp_path / "data/output/empty/selector" / f"{A}.json").read_text())
+    (call,) = selector["generation"]["paidCalls"]
+    # the double, like the API, answers with the quality and size it chose
+    assert (call["quality"], call["size"]) == ("medium", "1024x1024")
+    assert call["estimatedCost"] == PriceTable().image("gpt-image-2", "medium", "1024x1024")

@@ -47,8 +47,8 @@ def trigger(client, address, client_ip="203.0.113.9", admin=False):
     return response, json.loads(body)
 
 
-def finish(app, addresses):
-    return [wait_done(app.runtime, (SERIES, a)) for a in addresses]
+def finish(runtime, addresses):
+    return [wait_done(runtime, (SERIES, a)) for a in addresses]
 
 
 def test_a_budget_of_n_allows_exactly_n_across_clients_and_keys(tmp_path, api):
@@ -72,7 +72,7 @@ def test_a_budget_of_n_allows_exactly_n_across_clients_and_keys(tmp_path, api):
             assert response.getheader("Retry-After") == str(12 * 3600)
             assert "until 2026-12-01T00:00:00Z" in doc["error"]["message"]
             assert doc["error"]["details"]["retry_after_seconds"] == 12 * 3600
-        for snap in finish(app, [ADDRESSES[i] for i in accepted]):
+        for snap in finish(app.runtime, [ADDRESSES[i] for i in accepted]):
             assert snap["error"] == ""
         assert api.calls("images") == 3
 
@@ -86,7 +86,7 @@ def test_a_budget_of_n_allows_exactly_n_across_clients_and_keys(tmp_path, api):
         # an admin is never refused, and is counted
         response, _ = trigger(client, ADDRESSES[11], admin=True)
         assert response.status == 202
-        finish(app, [ADDRESSES[11]])
+        finish(app.runtime, [ADDRESSES[11]])
         assert api.calls("images") == 4
         assert app.runtime.spending.budget.spent() == 4
 
@@ -95,7 +95,7 @@ def test_the_budget_survives_a_restart(tmp_path, api):
     with paid_server(tmp_path, api, "2/day") as (client, app):
         for address in ADDRESSES[:2]:
             assert trigger(client, address)[0].status == 202
-        finish(app, ADDRESSES[:2])
+        finish(app.runtime, ADDRESSES[:2])
     with paid_server(tmp_path, api, "2/day") as (client, app):
         response, doc = trigger(client, ADDRESSES[2], client_ip="192.0.2.77")
         assert response.status == 429 and doc["error"]["code"] == "BUDGET_EXHAUSTED"
@@ -110,19 +110,19 @@ def test_a_failed_paid_call_costs_nothing(tmp_path, api):
     api.script("images", od.content_policy())
     with paid_server(tmp_path, api, "1/day") as (client, app):
         assert trigger(client, ADDRESSES[0])[0].status == 202
-        assert "content policy" in finish(app, ADDRESSES[:1])[0]["error"]
+        assert "content policy" in finish(app.runtime, ADDRESSES[:1])[0]["error"]
         assert trigger(client, ADDRESSES[1])[0].status == 202
-        assert finish(app, ADDRESSES[1:2])[0]["error"] == ""
+        assert finish(app.runtime, ADDRESSES[1:2])[0]["error"] == ""
         assert trigger(client, ADDRESSES[2])[0].status == 429
 
 
 def test_the_fallback_draws_locally_and_says_so(tmp_path, api):
     with paid_server(tmp_path, api, "1/day", TB_DALLE_BUDGET_FALLBACK="local") as (client, app):
         assert trigger(client, ADDRESSES[0])[0].status == 202
-        paid = finish(app, ADDRESSES[:1])[0]
+        paid = finish(app.runtime, ADDRESSES[:1])[0]
         response, _ = trigger(client, ADDRESSES[1])
         assert response.status == 202
-        local = finish(app, ADDRESSES[1:2])[0]
+        local = finish(app.runtime, ADDRESSES[1:2])[0]
         assert api.calls("images") == 1
         assert paid["dalleDress"]["downloadMode"] == "b64"
         assert local["error"] == "" and local["dalleDress"]["downloadMode"] == ""
@@ -152,7 +152,7 @@ def test_usage_reaches_the_metadata_and_the_metrics(tmp_path, api):
         assert metric(before, "dalleserver_openai_paid_calls", endpoint="images") == 0
         assert metric(before, "dalleserver_budget_remaining", unit="dollars") == 10
         assert trigger(client, ADDRESSES[0])[0].status == 202
-        assert finish(app, ADDRESSES[:1])[0]["error"] == ""
+        assert finish(app.runtime, ADDRESSES[:1])[0]["error"] == ""
         _, text = client.get("/metrics")
     image_request = api.requests_to("images")[0]["json"]
     assert image_request["size"] == "1536x1024"  # the enhanced prompt is a landscape
@@ -180,3 +180,23 @@ def test_usage_reaches_the_metadata_and_the_metrics(tmp_path, api):
     assert metric(text, "dalleserver_budget_limit", unit="dollars") == 10
     assert metric(text, "dalleserver_budget_remaining", unit="dollars") == pytest.approx(
         10 - spend)
+
+
+def test_runs_nobody_admitted_are_counted_never_refused(tmp_path, api):
+    """The generate command (and anything that queues without a trigger) pays as it goes."""
+    from dalleserver.config import load_config
+    from dalleserver.runtime import build_runtime
+
+    config = load_config({"data_dir": str(tmp_path / "data")}, {
+        "HOME": str(tmp_path), "OPENAI_API_KEY": "sk-test-" + "c" * 40,
+        "OPENAI_BASE_URL": api.base_url, "TB_DALLE_NO_ENHANCE": "1",
+        "TB_DALLE_BUDGET": "1/day"}, cwd=tmp_path)
+    runtime = build_runtime(config, workers=1, budget_clock=lambda: NOON)
+    runtime.jobs.start()
+    try:
+        for address in ADDRESSES[:2]:
+            runtime.jobs.submit(SERIES, address)
+        assert all(s["error"] == "" for s in finish(runtime, ADDRESSES[:2]))
+    finally:
+        runtime.jobs.stop(1)
+    assert api.calls("images") == 2 and runtime.spending.budget.spent() == 2
