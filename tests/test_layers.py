@@ -19,7 +19,8 @@ LAYERS = [
     {"imaging", "provider", "ens"},
     {"resilience", "observability", "dress", "packaging"},
     # costs: plain data and bookkeeping the configuration validates against
-    {"storage", "picture_index", "config", "durations", "address", "costs", "__init__"},
+    {"storage", "picture_index", "folder_index", "config", "durations", "address", "costs",
+     "__init__"},
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
 
+from dalleserver.address import normalize_address
 from dalleserver.dress.databases import ATTRIBUTE_SLOTS, NONE_ROWS
 from dalleserver.dress.model import Attribute, DalleDress
 from dalleserver.dress.prompts import fill_prompts
@@ -13,6 +16,7 @@ WINDOW = 6
 STRIDE = 4
 _SCALE = float(1 << 24)
 _FILENAME_UNSAFE = str.maketrans({c: "_" for c in '/\\:*?"<>|'})
+_HASH_SEED = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 class SeedError(ValueError):
@@ -28,6 +32,29 @@ def expand_seed(address: str) -> str:
     if seed.startswith("0x"):
         seed = seed[2:66]
     return seed
+
+
+def seed_from_input(text: str) -> str:
+    """The seed of a text input: the hex sha256 of its trimmed UTF-8 (reference §2.1)."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
+
+
+def normalize_seed(seed: str) -> str:
+    """A seed as files and jobs name it: an Ethereum address in lower case (a mixed-case
+    one must carry a valid EIP-55 checksum), or 64 hex characters (a sha256) in lower case.
+
+    An address expands to a 64-character seed (15 attributes, as ``/dalle``), a sha256 to
+    128 characters, hash and its reverse (all 17 attributes). Raises SeedError."""
+    text = seed.strip()
+    if _HASH_SEED.match(text):
+        return text.lower()
+    try:
+        return normalize_address(text)
+    except ValueError as exc:
+        if text[:2].lower() == "0x" and len(text) == 42:
+            raise SeedError(str(exc)) from None  # an address with a bad checksum
+        raise SeedError("a seed is an Ethereum address (0x and 40 hex digits) or 64 hex "
+                        "digits (a sha256)") from None
 
 
 def valid_filename(address: str) -> str:

@@ -18,6 +18,7 @@ from dalleserver.dress.databases import (
     filter_rows,
     read_database,
 )
+from dalleserver.dress.manifest import DatabaseManifest, build_manifest
 from dalleserver.dress.model import DalleDress
 from dalleserver.dress.series import Series, SeriesRegistry
 
@@ -38,11 +39,11 @@ class FilteredView:
     def counts(self) -> dict[str, int]:
         return {db: len(rows) for db, rows in self.rows.items()}
 
-    def dress(self, address: str) -> DalleDress:
-        """Dress a lower-cased, validated address (see ``Catalog.dress`` for raw input)."""
-        return build_dress(
-            self.rows, self.backstyle, self.series.suffix, address, self.series.color_limit
-        )
+    def dress(self, address: str, backstyle: str = "") -> DalleDress:
+        """Dress a lower-cased, validated address or seed (see ``Catalog.dress`` for raw
+        input); ``backstyle``, when given, replaces the default background treatment."""
+        return build_dress(self.rows, backstyle.strip() or self.backstyle, self.series.suffix,
+                           address, self.series.color_limit)
 
 
 class Catalog:
@@ -59,6 +60,7 @@ class Catalog:
         base["nouns"] = enrich_nouns(*(self.databases[n] for n in (
             "nouns", "families", "orders", "classes", "phyla")))
         self.base_rows = base
+        self.manifest: DatabaseManifest = build_manifest(self.databases)
         backstyles = self.databases["backstyles"].rows
         self.backstyle = backstyles[0] if backstyles else "none"
         self.series = SeriesRegistry(data_dir / "series" if data_dir is not None else None)

@@ -76,7 +76,7 @@ def _error_schema() -> dict[str, Any]:
             "request_id": {"type": "string"},
             "error": {"type": "object", "required": ["code", "message", "timestamp"],
                       "properties": {"code": {"type": "string",
-                                              "enum": sorted(c.name for c in ErrorCode)},
+                                              "enum": sorted({c.wire for c in ErrorCode})},
                                      "message": {"type": "string"},
                                      "details": {},
                                      "timestamp": {"type": "string"},

@@ -36,7 +36,7 @@ def error_response(error: ApiError, request_id: str, data: Any = None) -> Respon
     """The error envelope; ``data`` rides along where a monitor wants a report with the
     error (``/health`` when unhealthy)."""
     body: dict[str, Any] = {
-        "code": error.code.name,
+        "code": error.code.wire,
         "message": error.message,
         "timestamp": rfc3339_now(),
         "request_id": request_id,
@@ -50,7 +50,7 @@ def error_response(error: ApiError, request_id: str, data: Any = None) -> Respon
     if error.code is ErrorCode.UNAUTHORIZED:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="dalleserver"')
     return Response(error.status, _dumps(doc), JSON_TYPE, headers,
-                    error_code=error.code.name)
+                    error_code=error.code.wire)
 
 
 def text_response(text: str, status: int = 200, content_type: str = TEXT_TYPE) -> Response:
