@@ -261,6 +261,10 @@ class SeriesRegistry:
             raise SeriesError(f"unknown series {name!r}")
         return series
 
+    def is_builtin(self, name: str) -> bool:
+        """Whether a built-in series has this name (a user file may shadow it)."""
+        return normalize_series_name(name) in self._builtin
+
     def names(self, include_hidden: bool = False) -> list[str]:
         self.refresh()
         return sorted(

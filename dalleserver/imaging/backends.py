@@ -9,11 +9,14 @@ chosen here (``backend_for``); the OpenAI one needs a client and breakers, so
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
+import PIL
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
+from dalleserver import __version__
 from dalleserver.dress.model import DalleDress
 
 ProgressCallback = Callable[[str], None]
@@ -30,6 +33,8 @@ class LocalBackend:
     """The embedded default: a deterministic procedural picture, no key, no network."""
 
     name = "local"
+    # its pictures depend on this code and on Pillow's drawing: both are in the version
+    version = f"dalleserver-local {__version__} (Pillow {PIL.__version__})"
 
     def render(self, dress: DalleDress, progress: ProgressCallback) -> Image.Image:
         from dalleserver.imaging.local import render_local
@@ -38,10 +43,16 @@ class LocalBackend:
         return render_local(dress)
 
 
-def encode_png(image: Image.Image) -> bytes:
-    """PNG bytes; identical input pixels give identical bytes for one Pillow version."""
+def encode_png(image: Image.Image, text: Mapping[str, str] | None = None) -> bytes:
+    """PNG bytes, with ``text`` as iTXt chunks (the provenance: UTF-8, uncompressed, in the
+    given order); identical pixels and text give identical bytes for one Pillow version."""
+    info = None
+    if text:
+        info = PngInfo()
+        for keyword, value in text.items():
+            info.add_itxt(keyword, value)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL, pnginfo=info)
     return buffer.getvalue()
 
 
