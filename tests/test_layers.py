@@ -16,7 +16,7 @@ LAYERS = [
     {"httpd"},
     {"runtime"},
     {"jobs"},
-    {"imaging", "provider", "ens", "webhooks"},
+    {"imaging", "provider", "ens", "webhooks", "records", "series_store"},
     {"resilience", "observability", "dress", "packaging"},
     # costs: plain data and bookkeeping the configuration validates against
     {"storage", "picture_index", "folder_index", "config", "durations", "address", "costs",
