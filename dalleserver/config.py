@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import urllib.parse
@@ -21,7 +22,7 @@ IMAGE_BACKENDS = ("auto", "openai", "local", "none")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # Never printed: describe() says set/unset, and a bad value is not repeated in the error.
-SECRET_SETTINGS = ("openai_api_key", "admin_token", "rpc_url")
+SECRET_SETTINGS = ("openai_api_key", "admin_token", "rpc_url", "webhook_secret")
 
 
 class ConfigError(Exception):
@@ -121,6 +122,49 @@ def _parse_proxies(text: str) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _parse_origins(text: str) -> tuple[str, ...]:
+    """Web origins (scheme://host[:port], no path) or ``*``."""
+    origins = []
+    for item in (part.strip().rstrip("/") for part in text.split(",")):
+        if not item:
+            continue
+        if item != "*":
+            scheme, sep, rest = item.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                raise ValueError(item)
+        origins.append(item)
+    return tuple(origins)
+
+
+def _parse_hosts(text: str) -> tuple[str, ...]:
+    """Host names or IP addresses, each with an optional port (``[::1]:9000`` for IPv6),
+    lower-cased: the hosts webhooks may be sent to."""
+    hosts = []
+    for item in (part.strip().lower() for part in text.split(",")):
+        if not item:
+            continue
+        parts = urllib.parse.urlsplit(f"//{item}")
+        # .port raises ValueError for a port that is not a number from 0 to 65535
+        if (not parts.hostname or parts.username is not None or parts.path or parts.port == 0
+                or any(ch.isspace() for ch in item)):
+            raise ValueError(item)
+        hosts.append(item)
+    return tuple(hosts)
+
+
+WEBHOOK_SECRET_FORM = "whsec_ followed by the base64 of 24 to 64 random bytes"
+
+
+def _parse_webhook_secret(text: str) -> bytes:
+    """The signing key of a Standard Webhooks secret (``whsec_`` + base64, the prefix
+    optional, as the Standard Webhooks libraries read it)."""
+    value = text.strip().removeprefix("whsec_")
+    key = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    if not 24 <= len(key) <= 64:
+        raise ValueError("length")
+    return key
+
+
 def default_data_dir(environ: Mapping[str, str]) -> Path:
     """``$XDG_DATA_HOME/trueblocks/dalle``, else ``~/.local/share/trueblocks/dalle``."""
     xdg = environ.get("XDG_DATA_HOME", "").strip()
@@ -210,6 +254,9 @@ SETTINGS: tuple[Setting, ...] = (
             "generation triggers per client per minute, an integer (0 disables)"),
     Setting("max_connections", "TB_DALLE_MAX_CONNECTIONS", None, 512, _parse_int(1, 100_000),
             "an integer between 1 and 100000"),
+    Setting("cors_origins", "TB_DALLE_CORS_ORIGINS", None, (), _parse_origins,
+            "a comma-separated list of origins such as https://app.example (or * for reads "
+            "from any page)"),
     Setting("progress_retention", "TB_DALLE_PROGRESS_RETENTION", None, 600.0,
             _parse_positive_duration, "how long a finished run's progress stays readable, "
             "a positive " + DURATION_FORM),
@@ -219,6 +266,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("http_threads", "TB_DALLE_HTTP_THREADS", None, 8, _parse_int(1, 256),
             "most threads answering HTTP requests (one runs, more join while it is "
             "blocked), an integer from 1 to 256"),
+    Setting("variant_cache_mb", "TB_DALLE_VARIANT_CACHE_MB", None, 512,
+            _parse_int(1, 1_048_576), "megabytes the cache of image variants and thumbnails "
+            "may keep, an integer from 1 to 1048576"),
+    Setting("webhook_hosts", "TB_DALLE_WEBHOOK_HOSTS", None, (), _parse_hosts,
+            "a comma-separated list of host names or IP addresses, each with an optional "
+            ":port"),
+    Setting("webhook_secret", "TB_DALLE_WEBHOOK_SECRET", None, b"", _parse_webhook_secret,
+            WEBHOOK_SECRET_FORM),
+    Setting("webhook_deadline", "TB_DALLE_WEBHOOK_DEADLINE", None, 900.0,
+            _parse_positive_duration, "how long a webhook is retried, a positive "
+            + DURATION_FORM),
     Setting("log_level", "TB_DALLE_LOG_LEVEL", "--log-level", "info", _parse_choice(LOG_LEVELS),
             "one of " + ", ".join(LOG_LEVELS), "debug, info, warning or error"),
     Setting("log_format", "TB_DALLE_LOG_FORMAT", "--log-format", "text",
@@ -263,9 +321,14 @@ class Config:
     trusted_proxies: tuple[str, ...]
     rate_limit: int
     max_connections: int
+    cors_origins: tuple[str, ...]
     progress_retention: float
     progress_memory_mb: int
     http_threads: int
+    variant_cache_mb: int
+    webhook_hosts: tuple[str, ...]
+    webhook_secret: bytes = field(repr=False)
+    webhook_deadline: float
     log_level: str
     log_format: str
     env_file: Path | None = None
@@ -415,6 +478,9 @@ def load_config(
         resolved = configured
 
     values.update(_cost_settings(values, sources, paid_images=resolved == "openai"))
+    if values["webhook_hosts"] and not values["webhook_secret"]:
+        raise ConfigError(f"{sources['webhook_hosts']}: webhooks are signed: set "
+                          f"TB_DALLE_WEBHOOK_SECRET too ({WEBHOOK_SECRET_FORM})")
     return Config(
         image_backend=resolved,
         image_backend_setting=configured,

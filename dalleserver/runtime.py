@@ -15,6 +15,7 @@ from dalleserver.costs.store import FileSpendStore
 from dalleserver.dress import Catalog
 from dalleserver.ens import DisplayNames, EnsResolver, build_resolver
 from dalleserver.imaging.backends import ImageBackend, backend_for
+from dalleserver.imaging.variant_cache import VariantCache
 from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.manager import JobManager
 from dalleserver.jobs.phase_stats import PhaseStats
@@ -22,7 +23,9 @@ from dalleserver.jobs.pipeline import Pipeline
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.observability.instruments import Instruments
 from dalleserver.picture_index import PictureIndex
+from dalleserver.records import RecordBook
 from dalleserver.storage import DataDir
+from dalleserver.webhooks import Webhooks, build_webhooks
 
 
 @dataclass
@@ -42,6 +45,12 @@ class Runtime:
     display_names: DisplayNames | None = None
     # with an API key: what runs may spend (TB_DALLE_BUDGET) and what they spent
     spending: Spending | None = None
+    # every generation's metadata record, and the index /v1/images lists
+    records: RecordBook | None = None
+    # sizes and formats of pictures, thumbnails among them (TB_DALLE_VARIANT_CACHE_MB)
+    variants: VariantCache | None = None
+    # with TB_DALLE_WEBHOOK_HOSTS: callbacks POSTed when runs end
+    webhooks: Webhooks | None = None
 
 
 def ens_lookup_limit(http_threads: int) -> int:
@@ -96,6 +105,12 @@ def build_provider(config: Config, instruments: Instruments,
     return enhancer, backend, breakers
 
 
+def build_records(config: Config, data_dir: DataDir, catalog: Catalog) -> RecordBook:
+    """The metadata records of the data dir; they name the image model when it is used."""
+    image_model = config.image_model if config.image_backend == "openai" else ""
+    return RecordBook(data_dir.root, catalog, image_model, config.enhancement_model)
+
+
 def build_runtime(
     config: Config,
     *,
@@ -106,11 +121,13 @@ def build_runtime(
     breaker_options: dict[str, Any] | None = None,
     resolver: EnsResolver | None = None,
     budget_clock: Callable[[], float] | None = None,
+    webhook_options: dict[str, Any] | None = None,
 ) -> Runtime:
     """Wire everything together; nothing is started (call ``runtime.jobs.start()``).
 
     ``backend`` replaces the one the configuration names, ``resolver`` the ENS resolver
-    built from TB_DALLE_RPC_URL, ``budget_clock`` the budget's clock (tests, benchmarks)."""
+    built from TB_DALLE_RPC_URL, ``budget_clock`` the budget's clock (tests, benchmarks),
+    ``webhook_options`` go to the webhook dispatcher (timing, clocks)."""
     data_dir = DataDir(config.data_dir)
     data_dir.ensure()
     catalog = catalog or Catalog(config.data_dir)
@@ -125,8 +142,14 @@ def build_runtime(
         backend = (openai_backend if config.image_backend == "openai"
                    else backend_for(config.image_backend))
     pictures = PictureIndex(data_dir.output)
+    variants = VariantCache(data_dir.variants, config.variant_cache_mb << 20)
+    instruments.watch(variants=variants.stats)
+    records = build_records(config, data_dir, catalog)
     pipeline = Pipeline(catalog, data_dir, backend, board, locks, enhancer, pictures,
-                        spending)
+                        spending, variants, records=records)
+    webhooks = build_webhooks(config, board, instruments, **(webhook_options or {}))
+    if webhooks is not None:
+        instruments.watch(webhooks_pending=lambda: webhooks.dispatcher.pending)
     jobs = JobManager(pipeline, board, workers or config.workers, config.queue_size)
     resolver = resolver or build_resolver(config, max_cold=ens_lookup_limit(config.http_threads))
     display_names = DisplayNames(resolver) if resolver is not None else None
@@ -136,8 +159,9 @@ def build_runtime(
         instruments.watch(ens=resolver.stats)
         if resolver.rpc.breaker is not None:
             all_breakers["ens"] = resolver.rpc.breaker
+    instruments.watch(progress=board.memory, queue_capacity=lambda: jobs.queue_size)
     instruments.watch(queue_depth=lambda: jobs.queue_depth, in_flight=lambda: jobs.in_flight,
                       breaker_states=lambda: {n: b.state for n, b in all_breakers.items()})
     return Runtime(config, catalog, data_dir, board, locks, pipeline, jobs, instruments,
                    pictures, breakers, resolver=resolver, display_names=display_names,
-                   spending=spending)
+                   spending=spending, variants=variants, webhooks=webhooks, records=records)

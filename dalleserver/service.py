@@ -46,6 +46,8 @@ class Service:
         """Start the generation workers, the ENS display-name lookups and the accept loop
         (in a thread of its own)."""
         self.runtime.jobs.start()
+        if self.runtime.webhooks is not None:
+            self.runtime.webhooks.start()
         if self.runtime.display_names is not None:
             self.runtime.display_names.start()
         thread = threading.Thread(target=self.server.serve_forever,
@@ -57,10 +59,13 @@ class Service:
     def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Refuse new work, finish requests and generations within ``grace`` seconds."""
         self.app.shutting_down = True
+        self.app.waiters.stop()  # parked answers go out now, with what there is
         self.server.shutdown()
         self.server.server_close()
         self.server.drain(grace)
         self.runtime.jobs.stop(grace)
+        if self.runtime.webhooks is not None:  # after the runs: their webhooks are queued
+            self.runtime.webhooks.stop()
         if self.runtime.display_names is not None:
             self.runtime.display_names.stop()
 
@@ -105,12 +110,14 @@ def status_lines(board: ProgressBoard, queue_depth: int) -> list[str]:
 
 
 def _housekeeping(runtime: Runtime, stop: threading.Event) -> None:
-    """Every minute: stale locks of crashed runs go, asked for again or not, and counted
-    cache hits reach the statistics file."""
+    """Every minute: stale locks of crashed runs go, asked for again or not, counted
+    cache hits reach the statistics file, and the image variant cache is cut to its size."""
     while not stop.wait(HOUSEKEEPING_INTERVAL):
         try:
             removed = runtime.locks.sweep()
             runtime.board.stats.save_if_pending()
+            if runtime.variants is not None:
+                runtime.variants.sweep()
         except Exception:  # housekeeping must never take the server down
             log.exception("housekeeping failed")
             continue

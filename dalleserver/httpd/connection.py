@@ -11,7 +11,12 @@ Deadlines are plain attributes the reaper reads: the time by which the current h
 or write must progress. A head must be complete 10 s after its first byte (a slow-loris
 cannot stretch that by trickling), a body 30 s after its head, an idle keep-alive
 connection may wait 120 s for its next request, and a write that makes no progress for
-120 s is cut.
+120 s is cut. Blank lines before a request line count as the head's first bytes, so a
+client sending CRLFs cannot hold a connection on the idle timer.
+
+A request the parser refuses is answered, then the connection closes with a lingering
+close: the server stops writing and reads (and drops) what the client still sends for a
+short while, so the client reads the answer instead of a reset (RFC 9112 §9.6).
 """
 
 from __future__ import annotations
@@ -39,10 +44,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dalleserver.server")
 
-READ, WRITE, DONE = 1, 2, 0
+READ, WRITE, DONE, PARKED = 1, 2, 0, 3  # PARKED: the application will resume it
 TURN = 64  # reads and requests one connection may take before the others get a turn
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)
 INTERNAL = "the server hit an unexpected error; it keeps serving"
+LINGER_SECONDS = 2.0  # how long a refused client's remaining bytes are read and dropped
+LINGER_BYTES = 1 << 20  # and at most this many
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,8 @@ class Timeouts:
 class Connection:
     __slots__ = (
         "server", "sock", "fd", "peer", "buffer", "head", "head_started", "deadline",
-        "idle", "out", "file", "exchange", "close_after", "closed", "continued",
+        "idle", "out", "file", "exchange", "close_after", "closed", "continued", "preface",
+        "linger", "lingering", "parked", "resumed", "park_lock",
     )
 
     def __init__(self, server: HTTPServer, sock: socket.socket, peer: str) -> None:
@@ -75,15 +83,27 @@ class Connection:
         self.close_after = False
         self.closed = False
         self.continued = False
+        self.preface = False  # blank lines before a request line arrived
+        self.linger = False  # close with a lingering close (after a refused request)
+        self.lingering = 0  # bytes still to drop while lingering; 0 when not lingering
+        self.parked = False  # a deferred answer: waiting for the application's resume
+        self.resumed: Response | None = None  # the answer it resumed with, not yet started
+        self.park_lock = threading.Lock()
         sock.setblocking(False)
 
     # -- the loop ---------------------------------------------------------------------
     def on_ready(self) -> int:
         """Make all the progress the socket allows; return what to wait for next."""
         try:
-            if self.exchange is not None:
-                waiting = self._write_on()
+            if self.lingering:
+                return self._drop_input()
+            if self.parked:
+                waiting = self._unpark()
                 if waiting != READ:
+                    return waiting
+            elif self.exchange is not None:
+                waiting = self._write_on()
+                if waiting != READ or self.lingering:
                     return waiting
             return self._serve_available()
         except OSError:
@@ -95,15 +115,17 @@ class Connection:
             try:
                 found = self._take_request()
             except ProtocolError as error:
-                self.close_after = True
+                self.close_after = self.linger = True
                 return self._answer_error(error)
             if found is None:
                 try:
                     data = self.sock.recv(65536)
                 except BlockingIOError:
-                    if (not self.buffer and self.head is None
+                    if (not self.buffer and self.head is None and self.head_started
                             and self.server.application.draining()):
-                        self.close()  # nothing asked and nothing will be: done
+                        # answered before, nothing asked since, and nothing will be: done
+                        # (a new connection still gets its first request answered)
+                        self.close()
                         return DONE
                     self._arm_read_deadline()
                     return READ
@@ -130,13 +152,17 @@ class Connection:
         if head is None:
             buffer = self.buffer
             if buffer[:1] in (b"\r", b"\n"):
+                # RFC 9112 §2.2 lets a server ignore them; their arrival still starts the
+                # head's clock (preface), so a client cannot idle forever by sending them
                 buffer = self.buffer = buffer.lstrip(b"\r\n")
+                self.preface = True
             end, start = wire.find_head_end(buffer)
             if end < 0:
                 if buffer:
                     wire.check_incomplete(buffer)
                 return None
             head = wire.parse_head(buffer[:end])
+            self.preface = False
             self.buffer = buffer[start:]
             if head.length > len(self.buffer):
                 self.head = head
@@ -160,7 +186,7 @@ class Connection:
         if self.head is not None:
             self.idle = False
             self.deadline = self.head_started + timeouts.body
-        elif self.buffer:
+        elif self.buffer or self.preface:
             self.idle = False
             self.deadline = self.head_started + timeouts.header
         else:
@@ -220,11 +246,14 @@ class Connection:
             headers=headers,
             client_ip=self.server.application.client_ip(self.peer, headers),
             request_id=rid,
+            peer=self.peer,
             body=body,
         )
 
     def _start(self, exchange: Exchange) -> int:
         response = exchange.response
+        if response.defer is not None:
+            return self._park(exchange)
         stream = response.stream is not None
         if stream:
             self.close_after = True
@@ -243,27 +272,66 @@ class Connection:
             exchange.sent = len(response.body)
         return self._write_on()
 
+    def _park(self, exchange: Exchange) -> int:
+        """A deferred answer: hold no thread and no socket interest until resumed. The
+        application's own wait is bounded; the send deadline is a safety net."""
+        self.exchange = exchange
+        self.parked = True
+        self.deadline = time.monotonic() + self.server.timeouts.send
+        defer = exchange.response.defer
+        assert defer is not None
+        defer(self._resume)
+        return PARKED
+
+    def _resume(self, response: Response) -> None:
+        """The application's answer to a parked request (any thread, once)."""
+        with self.park_lock:
+            if self.closed or not self.parked or self.resumed is not None:
+                return
+            self.resumed = response
+        self.server.rearm(self)
+
+    def _unpark(self) -> int:
+        """Start writing the resumed answer (a wake-up before it is there waits again)."""
+        with self.park_lock:
+            response = self.resumed
+            if response is None:
+                return PARKED
+            self.parked = False
+            self.resumed = None
+        exchange = self.exchange
+        assert exchange is not None
+        response.defer = None  # an answer is deferred once
+        # fields set on the deferred response (CORS, say) carry over to the answer
+        response.headers = {**exchange.response.headers, **response.headers}
+        exchange.response = response
+        return self._start(exchange)
+
     def _write_on(self) -> int:
         """Write what the answer still owes; once it is out, close or wait for more."""
         if not self._flush():
             return WRITE
         self._finish_exchange()
         if self.close_after:
+            if self.linger:
+                return self._start_lingering()
             self.close()
             return DONE
         return READ
 
     def _response_head(self, response: Response, rid: str, stream: bool) -> bytes:
-        headers = [
-            ("Date", self.server.dates.now()),
-            ("Server", self.server.name),
-            ("Content-Type", response.content_type),
-        ]
+        headers = [("Date", self.server.dates.now()), ("Server", self.server.name)]
+        # a 304 describes the stored answer and has no content (RFC 9110 §15.4.5)
+        not_modified = response.status == 304
+        if response.content_type and not not_modified:
+            headers.append(("Content-Type", response.content_type))
         if rid:
             headers.append(("X-Request-ID", rid))
         if stream:
-            headers += [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
-        else:
+            if "Cache-Control" not in response.headers:
+                headers.append(("Cache-Control", "no-store"))
+            headers.append(("X-Accel-Buffering", "no"))
+        elif not not_modified:
             headers.append(("Content-Length", str(response.length)))
         headers += response.headers.items()
         headers.append(("Connection", "close" if self.close_after else "keep-alive"))
@@ -347,6 +415,31 @@ class Connection:
             self.close()
 
     # -- closing ----------------------------------------------------------------------
+    def _start_lingering(self) -> int:
+        """Stop writing, then drop what the client still sends (bounded in time and
+        bytes), so closing does not reset the connection under the answer."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.close()
+            return DONE
+        self.lingering = LINGER_BYTES
+        self.idle = False
+        self.deadline = time.monotonic() + LINGER_SECONDS
+        return self._drop_input()
+
+    def _drop_input(self) -> int:
+        while self.lingering > 0:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                return READ
+            if not data:
+                break
+            self.lingering = max(self.lingering - len(data), 0)
+        self.close()
+        return DONE
+
     def close(self) -> None:
         if self.closed:
             return

@@ -32,7 +32,7 @@ _ids = random.Random()
 class ProtocolError(Exception):
     """A request the engine cannot hand to the application, and the status it deserves
     (400 malformed, 413 body too large, 414 request line too long, 431 head too large,
-    503 no connection slot). Like h11's ``RemoteProtocolError``, it carries a status hint,
+    501 unknown method, 503 no connection slot, 505 HTTP version). Like h11's ``RemoteProtocolError``, it carries a status hint,
     not a body."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -103,11 +103,13 @@ class Request:
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)  # from the router's match
     route_name: str = "unmatched"  # the matched route's name, for logs and metrics
+    peer: str = ""  # the socket's peer address, whoever client_ip says is behind it
 
     def arg(self, name: str) -> str | None:
-        """The last value of a query parameter, or None."""
+        """The first value of a query parameter, or None (the first one wins, as in Go's
+        ``url.Values.Get``: a proxy that appends a parameter cannot override the client's)."""
         values = self.query.get(name)
-        return values[-1] if values else None
+        return values[0] if values else None
 
     def has(self, name: str) -> bool:
         return name in self.query
@@ -123,7 +125,8 @@ class Response:
     closed by the engine), or a ``stream`` that writes for as long as it likes (SSE).
 
     ``error_code`` is the application's label for an error answer; the engine only carries
-    it to ``record`` so nothing has to parse the body to learn it."""
+    it to ``record`` so nothing has to parse the body to learn it. An empty ``content_type``
+    sends no Content-Type (a 416, for instance, has no representation)."""
 
     status: int = 200
     body: bytes = b""
@@ -133,6 +136,10 @@ class Response:
     file_offset: int = 0
     file_length: int = 0
     stream: Callable[[Callable[[bytes], None]], None] | None = None
+    # Not ready yet: the engine calls defer(resume) once and parks the connection, holding
+    # no thread; the application calls resume(response) exactly once, from any thread.
+    # Header fields set on the deferred response are added to the one it resumes with.
+    defer: Callable[[Callable[[Response], None]], None] | None = None
     error_code: str = ""
 
     @property

@@ -12,10 +12,15 @@ convoying on it. Where epoll is missing (not Linux), the stdlib's thread per con
 runs the same state machine, waiting with a selector.
 
 A reaper thread enforces the deadlines the connections set (see connection.py).
+
+Connections are capped twice: in all (``max_connections``) and per client address
+(``max_per_client``), so one client cannot take every slot; peers for which
+``cap_exempt`` says yes (a trusted reverse proxy carrying many clients) only count in all.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import select
@@ -23,10 +28,11 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 
 from dalleserver.httpd import wire
-from dalleserver.httpd.connection import DONE, READ, Connection, Timeouts
+from dalleserver.httpd.connection import DONE, PARKED, READ, Connection, Timeouts
 from dalleserver.httpd.interface import Application, EngineHooks
 from dalleserver.httpd.messages import ProtocolError, request_id_from
 from dalleserver.httpd.workers import EpollWorkers
@@ -45,9 +51,12 @@ class HTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], application: Application, *,
                  name: str = "httpd", max_connections: int = 512,
                  workers: int = DEFAULT_WORKERS, engine: str = "auto",
-                 timeouts: Timeouts | None = None, hooks: EngineHooks | None = None) -> None:
+                 timeouts: Timeouts | None = None, hooks: EngineHooks | None = None,
+                 max_per_client: int = 0,
+                 cap_exempt: Callable[[str], bool] | None = None) -> None:
         """Listen on ``address`` and serve ``application``. ``name`` is the Server header;
-        ``engine``: "epoll" (Linux), "threads" (a thread per connection) or "auto"."""
+        ``engine``: "epoll" (Linux), "threads" (a thread per connection) or "auto";
+        ``max_per_client``: connections one peer address may hold (0: no limit)."""
         self.application = application
         self.hooks = hooks or EngineHooks()
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -55,6 +64,10 @@ class HTTPServer(ThreadingHTTPServer):
         self.name = name
         self.dates = wire.DateCache()
         self.slots = threading.BoundedSemaphore(max_connections)
+        self.max_per_client = max_per_client
+        self._cap_exempt = cap_exempt or _never
+        self._per_client: collections.Counter[str] = collections.Counter()
+        self._per_client_lock = threading.Lock()
         self.connections: dict[int, Connection] = {}
         # requests in flight = started - finished; next() on itertools.count is atomic
         self._started = itertools.count()
@@ -80,13 +93,12 @@ class HTTPServer(ThreadingHTTPServer):
 
     def process_request(self, request, client_address) -> None:  # type: ignore[override]
         if not self.slots.acquire(blocking=False):
-            self.hooks.connection_refused()
-            try:
-                request.sendall(self._refusal(ProtocolError(503, "too many connections, "
-                                                                 "retry shortly")))
-            except OSError:
-                pass
-            self.shutdown_request(request)
+            self._refuse_connection(request, "too many connections, retry shortly")
+            return
+        if not self._take_client_slot(client_address[0]):
+            self.slots.release()
+            self._refuse_connection(request, "too many connections from this address, "
+                                             "retry shortly")
             return
         if self.pool is None:
             super().process_request(request, client_address)  # a thread of its own
@@ -99,14 +111,43 @@ class HTTPServer(ThreadingHTTPServer):
         except OSError:
             conn.close()
 
+    def _refuse_connection(self, request: socket.socket, message: str) -> None:
+        self.hooks.connection_refused()
+        try:
+            request.sendall(self._refusal(ProtocolError(503, message)))
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def _take_client_slot(self, peer: str) -> bool:
+        """Count one more connection of ``peer``; False when it already holds its share."""
+        if not self.max_per_client or self._cap_exempt(peer):
+            return True
+        with self._per_client_lock:
+            if self._per_client[peer] >= self.max_per_client:
+                return False
+            self._per_client[peer] += 1
+        return True
+
+    def _give_client_slot(self, peer: str) -> None:
+        if not self.max_per_client:
+            return
+        with self._per_client_lock:
+            held = self._per_client.get(peer, 0)
+            if held <= 1:
+                self._per_client.pop(peer, None)  # no entry per address ever seen
+            else:
+                self._per_client[peer] = held - 1
+
     def _adopt(self, request: socket.socket, client_address) -> Connection | None:
-        """The accepted socket as a tracked connection; None (slot given back) when the
+        """The accepted socket as a tracked connection; None (slots given back) when the
         socket died before it could be set up."""
         try:
             conn = self.RequestHandlerClass(self, request, client_address[0])
         except OSError:
             self.shutdown_request(request)
             self.slots.release()
+            self._give_client_slot(client_address[0])
             return None
         self.connections[conn.fd] = conn
         return conn
@@ -123,9 +164,13 @@ class HTTPServer(ThreadingHTTPServer):
                     waiting = conn.on_ready()
                     if waiting == DONE:
                         return
+                    # parked: rearm() makes the socket's write interest the wake-up
                     selector.modify(conn.fd, selectors.EVENT_READ if waiting == READ
                                     else selectors.EVENT_WRITE)
-                    selector.select()
+                    if waiting != PARKED:
+                        selector.select()
+                    else:
+                        _wait_resumed(conn)
         except Exception:
             log.exception("connection from %s failed", conn.peer)
             conn.close()
@@ -140,6 +185,17 @@ class HTTPServer(ThreadingHTTPServer):
                    *response.headers.items(), ("Connection", "close")]
         return wire.response_head(response.status, headers) + response.body
 
+    def rearm(self, conn: Connection) -> None:
+        """A parked connection has its answer: a worker (or its own thread) writes it."""
+        if self.pool is not None:
+            try:
+                self.pool.rearm(conn)
+            except OSError:  # closed meanwhile
+                pass
+        else:
+            with _RESUMED:
+                _RESUMED.notify_all()
+
     @property
     def connection_count(self) -> int:
         return len(self.connections)
@@ -152,6 +208,7 @@ class HTTPServer(ThreadingHTTPServer):
         if self.connections.get(conn.fd) is conn:
             del self.connections[conn.fd]
         self.slots.release()
+        self._give_client_slot(conn.peer)
 
     # -- requests in flight -------------------------------------------------------------
     def request_started(self) -> None:
@@ -206,6 +263,20 @@ class HTTPServer(ThreadingHTTPServer):
             if self.pool is not None:
                 conn.close()
         return finished
+
+
+def _never(_peer: str) -> bool:
+    return False
+
+
+# The thread-per-connection engine (no epoll) waits for resumes on one condition.
+_RESUMED = threading.Condition()
+
+
+def _wait_resumed(conn: Connection) -> None:
+    with _RESUMED:
+        while conn.parked and conn.resumed is None and not conn.closed:
+            _RESUMED.wait(1.0)
 
 
 def _peek(counter: itertools.count) -> int:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from dalleserver.httpd.connection import DONE, READ
+from dalleserver.httpd.connection import DONE, PARKED, READ
 
 if TYPE_CHECKING:
     from dalleserver.httpd.connection import Connection
@@ -72,6 +72,10 @@ class EpollWorkers:
     def add(self, conn: Connection) -> None:
         self.epoll.register(conn.fd, self._read)
 
+    def rearm(self, conn: Connection) -> None:
+        """Wake a worker for a parked connection whose answer is ready (writable at once)."""
+        self.epoll.modify(conn.fd, self._write)
+
     @property
     def threads(self) -> int:
         return len(self._workers)
@@ -110,7 +114,9 @@ class EpollWorkers:
                 me.since = clock()
                 try:
                     waiting = conn.on_ready()
-                    if waiting != DONE:
+                    if waiting == PARKED:
+                        pass  # no interest until the application resumes it (rearm)
+                    elif waiting != DONE:
                         modify(fd, read if waiting == READ else write)
                 except Exception:
                     log.exception("connection from %s failed", conn.peer)

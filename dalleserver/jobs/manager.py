@@ -6,6 +6,7 @@ until its run shows done, and it is released under the same lock that shows it d
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import logging
@@ -19,11 +20,13 @@ from typing import Any
 from dalleserver.dress.model import DalleDress
 from dalleserver.jobs.pipeline import Outcome, Pipeline
 from dalleserver.jobs.progress import ProgressBoard
+from dalleserver.records import GenerationOptions
 from dalleserver.storage import Key
 
 log = logging.getLogger("dalleserver.jobs")
 
 DROPPED = "cancelled: the server shut down before this generation started"
+CANCELLED_BY_REQUEST = "cancelled: by request"
 LOCK_RETRY = 0.25  # seconds between tries for a key another process is generating
 
 
@@ -41,6 +44,8 @@ class Job:
     force: bool = False
     ticket: int = 0  # its place in the order of the queue
     cancel: threading.Event = field(default_factory=threading.Event)
+    options: GenerationOptions | None = None  # a v1 request's; None: everything
+    cancel_reason: str = ""
 
 
 class Submission:
@@ -82,6 +87,7 @@ class JobManager:
         self._running: dict[Key, Job] = {}
         self._tickets = itertools.count(1)
         self._taken = 0  # the ticket of the last job a worker took from the queue
+        self._withdrawn: list[int] = []  # sorted tickets of jobs cancelled while waiting
         self._cond = threading.Condition()
         self._accepting = True
         self._threads: list[threading.Thread] = []
@@ -139,8 +145,41 @@ class JobManager:
 
     def queue_position(self, ticket: int) -> int:
         """1 for the next job a worker takes; 0 for a job that is not waiting in the queue.
-        Computed from the ticket, so taking a job rewrites nothing."""
-        return max(ticket - self._taken, 0) if ticket else 0
+        Computed from the ticket, so taking a job rewrites nothing (cancelled jobs ahead
+        are counted out by a binary search)."""
+        if not ticket:
+            return 0
+        taken = self._taken
+        ahead = bisect.bisect_left(self._withdrawn, ticket) - bisect.bisect_right(
+            self._withdrawn, taken)
+        return max(ticket - taken - max(ahead, 0), 0)
+
+    def cancel(self, key: Key) -> str:
+        """Cancel the generation of ``key``: "cancelled" when it was waiting (done now),
+        "cancelling" when it runs (it stops at its next phase boundary, a provider call
+        in flight is abandoned), "none" when nothing of it is queued or running."""
+        with self._cond:
+            job = self._active.get(key)
+            if job is None:
+                return "none"
+            if key in self._running:
+                job.cancel_reason = CANCELLED_BY_REQUEST
+                job.cancel.set()
+                return "cancelling"
+            self._withdraw(job)
+            self._active.pop(key, None)
+            self.board.fail(key, CANCELLED_BY_REQUEST, cancelled=True)
+        self._observe(Outcome("cancelled", CANCELLED_BY_REQUEST), 0.0)
+        return "cancelled"
+
+    def _withdraw(self, job: Job) -> None:
+        """With the lock held: take a waiting job out of the queue or the deferred set."""
+        try:
+            self._queue.remove(job)
+            bisect.insort(self._withdrawn, job.ticket)
+        except ValueError:
+            self._deferred = [entry for entry in self._deferred if entry[2] is not job]
+            heapq.heapify(self._deferred)
 
     # -- work ---------------------------------------------------------------------------
     def submit(self, series: str, address: str, force: bool = False) -> Submission:
@@ -148,12 +187,14 @@ class JobManager:
         return self.submit_key(self.pipeline.key(series, address), force)
 
     def submit_key(self, key: Key, force: bool = False,
-                   admit: Callable[[], None] | None = None, name: str = "") -> Submission:
+                   admit: Callable[[], None] | None = None, name: str = "",
+                   options: GenerationOptions | None = None) -> Submission:
         """Start (or join) the generation of a validated key. ``admit`` is called just
         before a new run is queued and may raise to refuse it (the rate limit); joining a
         run or reading a finished one never calls it. ``name``, the ENS name the request
-        used, is kept in a new run's dress (``originalName``). Raises QueueFull when the
-        queue is full and ShuttingDown after ``stop``."""
+        used, is kept in a new run's dress (``originalName``); ``options`` (a v1 request's)
+        go to a new run. Raises QueueFull when the queue is full and ShuttingDown after
+        ``stop``."""
         with self._cond:
             if not self._accepting:
                 raise ShuttingDown
@@ -167,10 +208,10 @@ class JobManager:
                 self._record_cache_hit(key)
             return Submission("cache_hit", self.board, key)
         with self._cond:
-            return self._enqueue(key, force, admit, name)
+            return self._enqueue(key, force, admit, name, options)
 
     def _enqueue(self, key: Key, force: bool, admit: Callable[[], None] | None,
-                 name: str = "") -> Submission:
+                 name: str = "", options: GenerationOptions | None = None) -> Submission:
         """With the lock held: queue a new run unless one is active or nothing is to do."""
         if not self._accepting:
             raise ShuttingDown
@@ -184,8 +225,8 @@ class JobManager:
             raise QueueFull
         if admit is not None:
             admit()
-        job = Job(key, force, next(self._tickets))
-        self.board.start(key, self.pipeline.dress(key, name), queue_ticket=job.ticket)
+        job = Job(key, force, next(self._tickets), options=options)
+        self.board.start(key, self.pipeline.dress(key, name, options), queue_ticket=job.ticket)
         self._queue.append(job)
         self._active[key] = job
         self._cond.notify()
@@ -209,6 +250,8 @@ class JobManager:
                 if self._queue:
                     job = self._queue.popleft()
                     self._taken = max(self._taken, job.ticket)
+                    while self._withdrawn and self._withdrawn[0] <= self._taken:
+                        self._withdrawn.pop(0)  # behind us now: no longer counted
                     self._running[job.key] = job
                     return job
                 if not self._accepting:
@@ -227,13 +270,15 @@ class JobManager:
         while (job := self._take()) is not None:
             started = time.monotonic()
             try:
-                outcome = self.pipeline.run(job.key, job.force, job.cancel)
+                outcome = self.pipeline.run(job.key, job.force, job.cancel, job.options)
             except Exception:  # pipeline.run reports failures itself; this is a last guard
                 log.exception("worker crashed on %s/%s", *job.key)
                 outcome = Outcome("failure", "generation failed: internal error")
             if outcome.kind == "locked":
                 self._defer(job)
                 continue
+            if outcome.kind == "cancelled" and job.cancel_reason:
+                outcome = Outcome("cancelled", job.cancel_reason)
             self._finish(job.key, outcome)
             self._observe(outcome, time.monotonic() - started)
 
@@ -258,7 +303,7 @@ class JobManager:
             self._running.pop(key, None)
             self._active.pop(key, None)
             if outcome.failed:
-                self.board.fail(key, outcome.error)
+                self.board.fail(key, outcome.error, cancelled=outcome.kind == "cancelled")
             else:
                 self.board.complete(key)
 

@@ -6,20 +6,26 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from dalleserver import __version__
 from dalleserver.address import normalize_address
 from dalleserver.costs.spending import Spending
 from dalleserver.dress import Catalog
 from dalleserver.dress.model import DalleDress
 from dalleserver.imaging.annotate import annotate_image
 from dalleserver.imaging.backends import ImageBackend, encode_png
+from dalleserver.imaging.thumbnails import THUMBNAIL
+from dalleserver.imaging.variant_cache import VariantCache, VariantError
 from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.picture_index import PictureIndex
 from dalleserver.provider.http import ProviderError
+from dalleserver.records import GenerationOptions, Identity, RecordBook
+from dalleserver.records.record import generation_stages, png_text
 from dalleserver.resilience.breaker import CircuitOpenError
 from dalleserver.resilience.retry import RetryAfterTooLong
 from dalleserver.storage import DataDir, Key, StorageError, atomic_write
@@ -30,6 +36,7 @@ IMAGE_PHASES = ("image_prep", "image_wait", "image_download", "annotate")
 # expected provider outcomes: reported as they are, without a traceback in the log
 PROVIDER_FAILURES = (ProviderError, CircuitOpenError, RetryAfterTooLong)
 CANCELLED = "cancelled: the server is shutting down"
+T = TypeVar("T")
 WAITING_FOR_LOCK = "waiting for another generation of this image to finish"
 
 
@@ -72,6 +79,8 @@ class Pipeline:
         enhancer: Enhancer | None = None,
         pictures: PictureIndex | None = None,
         spending: Spending | None = None,
+        variants: VariantCache | None = None,
+        records: RecordBook | None = None,
     ) -> None:
         self.catalog = catalog
         self.data_dir = data_dir
@@ -81,6 +90,8 @@ class Pipeline:
         self.enhancer = enhancer
         self.pictures = pictures
         self.spending = spending  # cost control: budget fallback, paid calls, settlement
+        self.records = records  # every generation's metadata record (records/)
+        self.variants = variants  # the gallery's thumbnail is made with the picture
 
     # -- preparing ----------------------------------------------------------------------
     def key(self, series: str, address: str) -> Key:
@@ -88,9 +99,12 @@ class Pipeline:
         normalized = normalize_address(address)
         return (self.catalog.series.get(series).suffix, normalized)
 
-    def dress(self, key: Key, original_name: str = "") -> DalleDress:
-        """The dress of ``key``; ``original_name`` is the ENS name it was asked by, if any."""
-        dress = self.catalog.view(key[0]).dress(key[1])
+    def dress(self, key: Key, original_name: str = "",
+              options: GenerationOptions | None = None) -> DalleDress:
+        """The dress of ``key``; ``original_name`` is the ENS name it was asked by, if any;
+        ``options`` may name another background treatment (a v1 request's backstyle)."""
+        backstyle = options.backstyle if options is not None else ""
+        dress = self.catalog.view(key[0]).dress(key[1], backstyle)
         dress.original_name = original_name
         return dress
 
@@ -101,11 +115,12 @@ class Pipeline:
         return path.relative_to(self.data_dir.root).as_posix()
 
     # -- running ------------------------------------------------------------------------
-    def run(self, key: Key, force: bool = False,
-            cancel: threading.Event | None = None) -> Outcome:
+    def run(self, key: Key, force: bool = False, cancel: threading.Event | None = None,
+            options: GenerationOptions | None = None) -> Outcome:
         """Run one generation to the end and say how it ended. Phases are reported on the
         progress board as they pass; ending the run there is the caller's (the job
-        manager's), so that "is this key running" has one owner."""
+        manager's), so that "is this key running" has one owner. ``options`` (a v1
+        request's) default to everything, the address as input (``/dalle``, the CLI)."""
         cancel = cancel or threading.Event()
         self.board.begin(key)
         lease = None
@@ -117,7 +132,7 @@ class Pipeline:
                 return Outcome("locked")
             if not force and self.backend is not None and self.image_exists(key):
                 return Outcome("cache_hit")  # another process made it while we waited
-            self._generate(key, cancel)
+            self._generate(key, cancel, options)
             return Outcome("success")
         except GenerationCancelled:
             return Outcome("cancelled", CANCELLED)
@@ -144,13 +159,45 @@ class Pipeline:
         if cancel.is_set():
             raise GenerationCancelled
 
-    def _generate(self, key: Key, cancel: threading.Event) -> None:
+    @staticmethod
+    def _abandonable(cancel: threading.Event, call: Callable[[], T]) -> T:
+        """Run a provider call so that a cancel abandons it: the worker stops waiting at
+        once and the call's answer, when it comes, is dropped."""
+        if cancel.is_set():
+            raise GenerationCancelled
+        outcome: list = []
+        finished = threading.Event()
+
+        def work() -> None:
+            try:
+                outcome.append((True, call()))
+            except BaseException as exc:  # handed to the worker below
+                outcome.append((False, exc))
+            finally:
+                finished.set()
+
+        threading.Thread(target=work, name="provider-call", daemon=True).start()
+        while not finished.wait(0.05):
+            if cancel.is_set():
+                raise GenerationCancelled
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
+
+    def _generate(self, key: Key, cancel: threading.Event,
+                  options: GenerationOptions | None = None) -> None:
         series, address = key
         board = self.board
         run = board.get(key)
-        dress = run.dress if run is not None and run.dress is not None else self.dress(key)
+        options = options or GenerationOptions.for_address(address)
+        dress = (run.dress if run is not None and run.dress is not None
+                 else self.dress(key, options=options))
         files = self.data_dir
         enhancer, backend = self.enhancer, self.backend
+        identity = self.records.identity(key, options) if self.records is not None else None
+        enhancer = enhancer if options.enhance else None
+        backend = backend if options.image else None
         fallback = self.spending.fallback(key) if self.spending is not None else None
         if fallback is not None:  # over the spending budget: draw locally, pay for nothing
             enhancer, backend = None, fallback.backend if backend is not None else None
@@ -169,7 +216,7 @@ class Pipeline:
         enhanced = dress.prompt
         if enhancer is not None and enhancer.applies(dress):
             board.transition(key, "enhance_prompt")
-            enhanced, note = enhancer.enhance(dress)
+            enhanced, note = self._abandonable(cancel, lambda: enhancer.enhance(dress))
             if note:
                 board.note(key, note)
         else:
@@ -184,11 +231,16 @@ class Pipeline:
         if backend is None:
             board.skip(key, *IMAGE_PHASES)
             self._write_selector(key, dress)
+            self._write_record(key, identity, dress, enhanced, {}, None, options)
             return
 
         board.transition(key, "image_prep")
         started = time.perf_counter()
-        image = backend.render(dress, lambda phase: board.transition(key, phase))
+        def progress(phase: str) -> None:
+            if not cancel.is_set():  # an abandoned call must not move a later run
+                board.transition(key, phase)
+
+        image = self._abandonable(cancel, lambda: backend.render(dress, progress))
         log.debug("rendered %s/%s in %.3fs", series, address, time.perf_counter() - started)
         run = board.get(key)
         if run is not None and not run.phases["image_download"].started_ns:
@@ -201,12 +253,22 @@ class Pipeline:
         if mode:
             board.update_dress(key, provenance)
         generated = files.generated(series, address)
-        atomic_write(generated, encode_png(image))
+        text = png_text(identity, dress, enhanced, __version__) if identity else None
+        atomic_write(generated, encode_png(image, text))
         self._check(cancel)
+        if not options.annotate:  # a v1 request for the picture alone
+            board.skip(key, "annotate")
+            board.update_dress(key, lambda d: setattr(d, "generated_path",
+                                                      self.relative(generated)))
+            self._write_selector(key, dress)
+            self._write_record(key, identity, dress, enhanced,
+                               {"generated": self.relative(generated)}, backend, options)
+            return
 
         board.transition(key, "annotate")
         annotated = files.annotated(series, address)
-        atomic_write(annotated, encode_png(annotate_image(image, dress.terse_prompt)))
+        atomic_write(annotated, encode_png(annotate_image(image, dress.terse_prompt), text))
+        self._make_thumbnail(key)
         if self.pictures is not None:
             self.pictures.add(key)
 
@@ -216,6 +278,19 @@ class Pipeline:
 
         board.update_dress(key, paths)
         self._write_selector(key, dress)
+        self._write_record(key, identity, dress, enhanced, {
+            "generated": self.relative(generated), "annotated": self.relative(annotated)},
+            backend, options)
+
+    def _make_thumbnail(self, key: Key) -> None:
+        """The gallery's thumbnail now, so a first gallery view finds it made; a failure
+        here fails nothing (the gallery makes it when asked)."""
+        if self.variants is None:
+            return
+        try:
+            self.variants.get(key, self.data_dir.annotated(*key), THUMBNAIL)
+        except (OSError, VariantError) as exc:
+            log.warning("no thumbnail for %s/%s yet: %s", *key, exc)
 
     def _write_selector(self, key: Key, dress: DalleDress) -> None:
         doc = dress.to_json_dict()
@@ -225,3 +300,18 @@ class Pipeline:
         atomic_write(
             self.data_dir.selector(*key), json.dumps(doc, indent=2, ensure_ascii=False)
         )
+
+    def _write_record(self, key: Key, identity: Identity | None, dress: DalleDress,
+                      enhanced: str, artifacts: dict[str, str], backend: ImageBackend | None,
+                      options: GenerationOptions) -> None:
+        """The picture's metadata record (records/): what was asked and made, by which
+        backend and model, and how long each phase took (the one still open until now)."""
+        if self.records is None or identity is None:
+            return
+        run = self.board.get(key)
+        now = time.time_ns()
+        phases = {name: (p.started_ns, p.ended_ns or now, p.skipped)
+                  for name, p in run.phases.items()} if run is not None else {}
+        self.records.finish(identity, dress, enhanced=enhanced, artifacts=artifacts,
+                            stages=generation_stages(options.enhance, artifacts),
+                            backend=backend, phases=phases)

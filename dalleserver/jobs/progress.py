@@ -150,12 +150,13 @@ class ProgressBoard:
             self._retire(key, run)
         self._notify(key)
 
-    def fail(self, key: Key, message: str) -> None:
-        """Show a run done with ``message`` as its error."""
+    def fail(self, key: Key, message: str, cancelled: bool = False) -> None:
+        """Show a run done with ``message`` as its error (``cancelled``: on request)."""
         with self._lock:
             run = self._live.get(key)
             if run is None:
                 return
+            run.cancelled = cancelled
             stamp = now_ns()
             current = run.phases[run.current]
             if current.started_ns and not current.ended_ns:

@@ -46,6 +46,14 @@ class Run:
     queue_ticket: int = 0  # its place in the queue's order; 0 once a worker has it
     last_percent: float = 0.0
     notes: list[str] = field(default_factory=list)
+    cancelled: bool = False
+
+
+def run_state(run: Run) -> str:
+    """queued, running, completed, failed or cancelled."""
+    if run.done:
+        return "cancelled" if run.cancelled else "failed" if run.error else "completed"
+    return "queued" if run.queue_ticket else "running"
 
 
 def render_run(run: Run, queue_position: int) -> dict[str, Any]:
@@ -115,4 +123,5 @@ def render_run(run: Run, queue_position: int) -> dict[str, Any]:
         "phaseAverages": dict(averages),
         "queuePosition": queue_position,
         "notes": list(run.notes),
+        "state": run_state(run),
     }

@@ -116,3 +116,14 @@ def png_text(identity: Identity, dress: DalleDress, prompt: str, version: str
         "dalle:databaseHash": identity.archive_hash,
         "dalle:serverVersion": version,
     }
+
+
+def generation_stages(enhance: bool, artifacts: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The stages of a generation that ended: prompts always, the enhancement when asked
+    for (the base prompt counts, as in the original, when no chat model is used), each
+    picture that was written."""
+    stages = {"selected": stage(COMPLETE), "prompted": stage(COMPLETE),
+              "enhanced": stage(COMPLETE if enhance else SKIPPED)}
+    for name in ("generated", "annotated"):
+        stages[name] = stage(COMPLETE if artifacts.get(name) else SKIPPED)
+    return stages

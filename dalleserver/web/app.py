@@ -14,12 +14,14 @@ from dalleserver.httpd import Exchange, Headers, ProtocolError, Request, Respons
 from dalleserver.httpd.router import Match, Router
 from dalleserver.observability.health import HealthChecker
 from dalleserver.runtime import Runtime
+from dalleserver.web.cors import CorsPolicy
 from dalleserver.web.errorlog import ErrorLog
 from dalleserver.web.errors import PROTOCOL_CODES, ApiError, ErrorCode
 from dalleserver.web.guards import ClientResolver, RateLimiter
 from dalleserver.web.responses import error_response
 from dalleserver.web.route_spec import RouteSpec
 from dalleserver.web.routes import ROUTES
+from dalleserver.web.waiters import RunWaiters
 
 access_log = logging.getLogger("dalleserver.access")
 log = logging.getLogger("dalleserver.app")
@@ -47,6 +49,8 @@ class App:
         self.clients = ClientResolver(config.trusted_proxies)
         self.errors = ErrorLog()
         self.pictures = runtime.pictures
+        self.waiters = RunWaiters(runtime.board)
+        self.cors = CorsPolicy(config.cors_origins)
         self.shutting_down = False
         self.started = time.time()
         self.jobs.observer = self._on_generation
@@ -85,7 +89,13 @@ class App:
         return error_response(ApiError(code, error.message, headers=headers), request_id)
 
     def handle(self, request: Request) -> Response:
-        """Route and run a request; every failure becomes an envelope, never a crash."""
+        """Route and run a request; every failure becomes an envelope, never a crash;
+        cross-origin fields follow TB_DALLE_CORS_ORIGINS."""
+        response = self._dispatch(request)
+        self.cors.decorate(request, response)
+        return response
+
+    def _dispatch(self, request: Request) -> Response:
         try:
             kind, route, params, allowed = self.router.resolve(request.method,
                                                                   request.raw_path)
@@ -93,6 +103,10 @@ class App:
                 raise ApiError(ErrorCode.NOT_FOUND, f"no route for {request.path}")
             assert route is not None
             request.route_name = route.name
+            if kind is Match.PARTIAL and request.method == "OPTIONS":
+                # what the path allows, and a CORS preflight's answer when it is one
+                return (self.cors.preflight(request, allowed)
+                        or Response(204, b"", "", {"Allow": ", ".join(allowed)}))
             if kind is Match.PARTIAL:
                 raise ApiError(ErrorCode.METHOD_NOT_ALLOWED,
                                f"{request.method} is not allowed on {route.name}",

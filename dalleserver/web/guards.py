@@ -60,6 +60,24 @@ def require_admin(request: Request, token: str) -> None:
         raise ApiError(ErrorCode.UNAUTHORIZED,
                        "destructive requests are accepted from this machine only unless an "
                        "admin token is configured")
+    if from_another_site(request):
+        # a page open in a browser on this machine is not its owner asking
+        raise ApiError(ErrorCode.UNAUTHORIZED,
+                       "destructive requests from a web page on another origin need the "
+                       "admin token")
+
+
+def from_another_site(request: Request) -> bool:
+    """A browser says so (``Sec-Fetch-Site``), or sent an ``Origin`` that is not this
+    server's own (scheme and ``Host`` of the request)."""
+    site = (request.headers.get("Sec-Fetch-Site") or "").strip().lower()
+    if site in ("cross-site", "same-site"):
+        return True
+    origin = (request.headers.get("Origin") or "").strip().lower()
+    if not origin:
+        return False
+    host = (request.headers.get("Host") or "").strip().lower()
+    return origin not in (f"http://{host}", f"https://{host}")
 
 
 class RateLimiter:
@@ -91,6 +109,18 @@ class RateLimiter:
         if level >= 1.0:
             return 0
         return max(1, int((1.0 - level) / self.rate + 0.999))
+
+    def headers(self, client: str) -> dict[str, str]:
+        """``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` (seconds until the bucket is
+        full again) for ``client``, as in the IETF RateLimit header fields draft; none when
+        the limit is off."""
+        if not self.enabled:
+            return {}
+        with self._lock:
+            level = self._level(client, self._clock())
+        reset = max(0, int((self.capacity - level) / self.rate + 0.999))
+        return {"RateLimit-Limit": str(int(self.capacity)),
+                "RateLimit-Remaining": str(int(level)), "RateLimit-Reset": str(reset)}
 
     def consume(self, client: str) -> None:
         if not self.enabled:

@@ -3,6 +3,7 @@ can answer. The router, the ``/`` listing and the OpenAPI document are all built
 
 from __future__ import annotations
 
+from dalleserver.imaging.variants import FORMATS, WIDTHS
 from dalleserver.web.route_spec import (
     ANY,
     FLAG,
@@ -17,17 +18,42 @@ from dalleserver.web.route_spec import (
 )
 from dalleserver.web.views import dalle, files, gallery, live, ops
 
+# /dalle/<series>/<address>.<ext>: the picture's variants (web/views/variants.py)
+VARIANT_TYPES = tuple(f.media_type for f in FORMATS.values() if f.media_type != PNG)
+VARIANT_PARAMS = (
+    Param("size", "with an image extension: the width in pixels",
+          {"type": "integer", "enum": list(WIDTHS)}),
+    Param("raw", "with an image extension: 1 for the picture before annotation", FLAG),
+    Param("v", "with an image extension: the picture's ETag (unquoted); cached for a year "
+          "when it is the current one"),
+)
+
 ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("/", ops.index, "this list of routes", {200: (TEXT,)}),
     RouteSpec(
         "/dalle/{series}/{address}", dalle.dalle,
         "the annotated PNG, or progress JSON; ?generate=1 starts a generation, ?remove=1 "
-        "deletes the PNG (admin); <address> may be an ENS name when a node is configured",
-        {200: (PNG, JSON), 202: (JSON,), 206: (PNG,), 304: (), 400: (JSON,), 401: (JSON,),
-         404: (JSON,), 416: (), 429: (JSON,), 503: (JSON,)},
+        "deletes the PNG (admin); <address> may be an ENS name when a node is configured; "
+        "<address>.png|.webp|.jpg|.avif is the picture in that format (?size=, ?raw=1, ?v=)",
+        {200: (PNG, JSON, *VARIANT_TYPES), 202: (JSON,), 206: (PNG, *VARIANT_TYPES), 304: (),
+         400: (JSON,), 401: (JSON,), 404: (JSON,), 416: (), 429: (JSON,), 503: (JSON,)},
         query=(Param("generate", "1 starts (or joins) a generation", FLAG),
-               Param("remove", "1 deletes the annotated PNG (admin)", FLAG)),
+               Param("remove", "1 deletes the annotated PNG (admin)", FLAG),
+               Param("wait", "with generate: answer when the picture is done or after this "
+                     "many seconds, whichever comes first (also Prefer: wait=N)",
+                     {"type": "integer", "minimum": 0, "maximum": 60}),
+               Param("fallback", "placeholder: a stand-in picture while there is none",
+                     {"type": "string", "enum": ["placeholder"]}),
+               *VARIANT_PARAMS,
+               Param("callback", "with generate: a URL on an allowed host "
+                     "(TB_DALLE_WEBHOOK_HOSTS) that gets the final snapshot, signed, when the "
+                     "run ends", {"type": "string", "format": "uri"})),
         admin=True),
+    RouteSpec("/dalle/{series}/{address}/job", dalle.cancel_job,
+              "cancel the picture's generation (admin): a queued one ends at once (200), a "
+              "running one at its next phase boundary (202)",
+              {200: (JSON,), 202: (JSON,), 400: (JSON,), 401: (JSON,), 404: (JSON,)},
+              methods=("DELETE",), admin=True),
     RouteSpec("/dalle/{series}/{address}/events", dalle.dalle_events,
               "live progress as Server-Sent Events",
               {200: (SSE,), 400: (JSON,), 404: (JSON,), 503: (JSON,)}),

@@ -122,8 +122,8 @@ def test_pipelined_requests_in_one_write_are_answered_in_order(engine):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_refused_request_gets_the_applications_body_and_a_close(engine):
     with serving(engine) as (server, app):
-        reply = raw(port_of(server), b"GET / HTTP/9.9\r\n\r\n")
-        assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        reply = raw(port_of(server), b"GET / HTTP/9.9\r\nHost: x\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
         assert b"Connection: close" in reply and b"X-Request-ID: " in reply
         assert reply.endswith(b"refused: only HTTP/1.0 and HTTP/1.1 are spoken here")
         reply = raw(port_of(server), b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n")
@@ -134,10 +134,10 @@ def test_a_refused_request_gets_the_applications_body_and_a_close(engine):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_failing_handler_gets_a_500_and_the_server_carries_on(engine):
     with serving(engine) as (server, _):
-        reply = raw(port_of(server), b"GET /boom HTTP/1.1\r\nConnection: close\r\n\r\n")
+        reply = raw(port_of(server), b"GET /boom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert reply.startswith(b"HTTP/1.1 500 ")
         assert b"refused: the server hit an unexpected error" in reply
-        reply = raw(port_of(server), b"GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n")
+        reply = raw(port_of(server), b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert reply.startswith(b"HTTP/1.1 200 ")
 
 
@@ -147,9 +147,9 @@ def test_the_connection_cap_refuses_through_the_application_and_counts(engine):
     hooks = EngineHooks(connection_refused=lambda: refused.append(1))
     with serving(engine, max_connections=1, hooks=hooks) as (server, _):
         holder = socket.create_connection(("127.0.0.1", port_of(server)), timeout=5)
-        holder.sendall(b"GET /x HTTP/1.1\r\n\r\n")
+        holder.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
         assert holder.recv(4096).startswith(b"HTTP/1.1 200 ")  # the slot is taken
-        reply = raw(port_of(server), b"GET /y HTTP/1.1\r\n\r\n")
+        reply = raw(port_of(server), b"GET /y HTTP/1.1\r\nHost: x\r\n\r\n")
         holder.close()
     assert reply.startswith(b"HTTP/1.1 503 ") and reply.endswith(b"too many connections, "
                                                                    b"retry shortly")
@@ -200,7 +200,7 @@ def test_the_client_ip_comes_from_the_application(engine):
             return super().handle(request)
 
     with serving(engine, Watching()) as (server, _):
-        raw(port_of(server), b"GET / HTTP/1.1\r\nX-Test-Client: 203.0.113.9\r\n"
+        raw(port_of(server), b"GET / HTTP/1.1\r\nHost: x\r\nX-Test-Client: 203.0.113.9\r\n"
                              b"Connection: close\r\n\r\n")
     assert seen == ["203.0.113.9"]
 
@@ -225,7 +225,7 @@ def test_shutdown_waits_for_a_request_in_flight():
                      daemon=True).start()
     replies = []
     client = threading.Thread(target=lambda: replies.append(
-        raw(port_of(server), b"GET /slow HTTP/1.1\r\nConnection: close\r\n\r\n")))
+        raw(port_of(server), b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")))
     client.start()
     deadline = time.monotonic() + 5
     while server.busy == 0 and time.monotonic() < deadline:
@@ -236,3 +236,51 @@ def test_shutdown_waits_for_a_request_in_flight():
     assert server.drain(5) is True
     client.join(5)
     assert replies and replies[0].startswith(b"HTTP/1.1 200 ")
+
+
+class Deferring(TinyApp):
+    """``/later`` answers from a timer thread after 0.2 s; ``/now`` resumes at once, inside
+    ``defer`` itself."""
+
+    def handle(self, request):
+        if request.path == "/now":
+            return Response(defer=lambda resume: resume(Response(200, b"now", "text/plain")))
+        if request.path == "/later":
+            def defer(resume):
+                threading.Timer(0.2, resume, [Response(200, b"later", "text/plain")]).start()
+            return Response(defer=defer)
+        return super().handle(request)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_deferred_answers_resume_from_any_thread(engine):
+    with serving(engine, Deferring()) as (server, app):
+        conn = http.client.HTTPConnection("127.0.0.1", port_of(server), timeout=5)
+        for path, body in (("/later", b"later"), ("/now", b"now"), ("/hello", b"hello /hello")):
+            conn.request("GET", path)
+            response = conn.getresponse()
+            assert (response.status, response.read()) == (200, body)
+        conn.close()
+        reply = raw(port_of(server), b"GET /later HTTP/1.1\r\nHost: a\r\n\r\n"
+                                     b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert reply.index(b"later") < reply.index(b"hello /x")  # pipelined, in order
+    assert ("GET", "/later", 200, 5, False) in app.recorded
+
+
+def test_parked_requests_hold_no_thread():
+    with serving("epoll", Deferring()) as (server, _):
+        socks = []
+        for _ in range(100):
+            sock = socket.create_connection(("127.0.0.1", port_of(server)), timeout=5)
+            sock.sendall(b"GET /later HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            socks.append(sock)
+        replies = []
+        for sock in socks:
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+            sock.close()
+            replies.append(data)
+        # a hundred waiting answers, yet the engine never needed more than its workers
+        assert server.pool.threads <= 8
+    assert all(r.startswith(b"HTTP/1.1 200 ") and r.endswith(b"later") for r in replies)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from dalleserver.imaging.thumbnails import THUMBNAIL
 from tests.support.backends import GatedBackend
 from tests.support.server import running_server
 from tests.support.server import wait_done as wait_run_done
@@ -21,6 +22,12 @@ def wait_done(client, path, timeout=20):
     while time.monotonic() < deadline:
         response, body = client.get(path)
         if response.getheader("Content-Type") == "image/png":
+            # the PNG appears a moment before its run shows done: wait for the run too
+            _, _, series, address = path.split("/")[:4]
+            board = client.server.application.board
+            while board.get((series.lower(), address.lower())) is not None:
+                assert time.monotonic() < deadline, "the run never finished"
+                time.sleep(0.01)
             return None
         doc = json.loads(body)
         if doc["data"].get("done"):
@@ -294,10 +301,11 @@ def test_thumbnails_are_made_once_and_cached(gated):
     client, app, _ = gated
     client.json("GET", f"/dalle/empty/{A}?generate=1")
     wait_done(client, f"/dalle/empty/{A}")
+    cached = app.runtime.variants.path(("empty", A), THUMBNAIL)
+    first = cached.stat().st_mtime_ns  # made with the picture, before anyone asked
     response, body = client.get(f"/thumbs/empty/{A}")
     assert response.status == 200 and response.getheader("Content-Type") == "image/jpeg"
-    cached = app.data_dir.root / "cache/thumbs/empty" / f"{A}.jpg"
-    first = cached.stat().st_mtime_ns
+    assert cached.stat().st_mtime_ns == first
     again, body2 = client.get(f"/thumbs/empty/{A}")
     assert body2 == body and cached.stat().st_mtime_ns == first
     assert client.get(f"/thumbs/empty/{B}")[0].status == 404
@@ -308,7 +316,7 @@ def test_thumbnails_are_made_once_and_cached(gated):
 def test_gallery_leaves_out_hidden_series(gated):
     client, app, _ = gated
     client.json("GET", f"/dalle/nocturne/{A}?generate=1")
-    wait_done(client, f"/dalle/nocturne/{A}")
+    wait_run_done(app.runtime, ("nocturne", A))  # the picture exists before the run ends
     assert "nocturne" in client.get("/preview")[1].decode()
     (app.data_dir.series_dir).mkdir(parents=True, exist_ok=True)
     (app.data_dir.series_dir / "nocturne.json").write_text('{"deleted": true}')

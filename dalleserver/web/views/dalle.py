@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from dalleserver.httpd import Request, Response
+from dalleserver.httpd.files import etag_for
+from dalleserver.imaging.placeholder import placeholder_png
 from dalleserver.jobs.manager import QueueFull, ShuttingDown
 from dalleserver.storage import Key
 from dalleserver.web.budget import admit_spending
+from dalleserver.web.callbacks import callback_arg, notify_when_done
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
 from dalleserver.web.names import SnapshotNames, named_snapshot, snapshot_names
 from dalleserver.web.params import flag, resolve_key, resolve_target
 from dalleserver.web.responses import SSE_TYPE, envelope, envelope_json, sse_event
 from dalleserver.web.views.files import send_file
+from dalleserver.web.views.variants import dalle_variant, names_variant
+from dalleserver.web.waiters import requested_wait
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
@@ -37,21 +41,39 @@ def dalle_missing(app: App, request: Request) -> Response:
 def dalle(app: App, request: Request) -> Response:
     """The PNG when it exists, else the progress JSON; ``?generate=1`` / ``?remove=1``.
     The address may be an ENS name: the same key, the name shown in the snapshot."""
+    if names_variant(request.params.get("address", "")):  # sizes and formats
+        return dalle_variant(app, request, dalle)
     key, name = resolve_target(app, request)
     head = request.method == "HEAD"
     generate = flag(request, "generate") and not head
     remove = flag(request, "remove") and not head
     if generate and remove:
         raise ApiError(ErrorCode.INVALID_REQUEST, "use either ?generate=1 or ?remove=1, not both")
+    callback = callback_arg(request, generate)
     if remove:
         return _remove(app, request, key)
     if not generate:
-        png = app.data_dir.annotated(*key)
-        if png.is_file():
-            return send_file(request, png, cache_control="public, max-age=60")
-        snapshot = app.board.snapshot_json(key) or b"{}"
-        return envelope_json(named_snapshot(app, key[1], name, snapshot), request.request_id)
-    return _generate(app, request, key, name)
+        return _current(app, request, key, name)
+    with notify_when_done(app, key, callback, name=name):  # webhook when the run ends
+        return _generate(app, request, key, name)
+
+
+def _current(app: App, request: Request, key: Key, name: str, status: int = 200,
+             picture: bool = True) -> Response:
+    """What a plain GET answers now: the PNG (unless ``picture`` is off and the client did
+    not ask for an image), else a placeholder picture for a client that asks for an image,
+    else the progress JSON (``status`` while the run is not done)."""
+    png = app.data_dir.annotated(*key)
+    if (picture or wants_image(request)) and png.is_file():
+        return send_file(request, png, cache_control="public, max-age=60")
+    if wants_image(request):
+        return placeholder_response(request, key)
+    body = app.board.snapshot_json(key) or b"{}"
+    response = envelope_json(with_urls(app, key, named_snapshot(app, key[1], name, body)),
+                             request.request_id, status=status)
+    if status == 202:
+        response.headers["Location"] = poll_url(key)
+    return response
 
 
 def _remove(app: App, request: Request, key: Key) -> Response:
@@ -67,9 +89,7 @@ def _remove(app: App, request: Request, key: Key) -> Response:
                        f"could not remove the image: {exc.strerror}") from None
     app.board.forget(key)
     app.pictures.remove(key)
-    # what was made from the picture goes with it
-    with contextlib.suppress(OSError):
-        app.data_dir.thumbnail(*key).unlink(missing_ok=True)
+    app.runtime.variants.remove(key)  # what was made from the picture goes with it
     return envelope({"removed": removed, "series": key[0], "address": key[1]},
                     request.request_id)
 
@@ -80,10 +100,12 @@ def _generate(app: App, request: Request, key: Key, name: str) -> Response:
         if wait:
             raise ApiError(ErrorCode.RATE_LIMITED, "too many generation requests from this client",
                            details={"retry_after_seconds": wait},
-                           headers={"Retry-After": str(wait)})
+                           headers={"Retry-After": str(wait),
+                                    **app.limiter.headers(request.client_ip)})
         admit_spending(app, request, key)
         app.limiter.consume(request.client_ip)
 
+    wait = requested_wait(request)
     try:
         submission = app.jobs.submit_key(key, admit=admit, name=name)
     except QueueFull:
@@ -92,8 +114,90 @@ def _generate(app: App, request: Request, key: Key, name: str) -> Response:
     except ShuttingDown:
         raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "the server is shutting down",
                        headers={"Retry-After": "10"}) from None
-    return envelope_json(named_snapshot(app, key[1], name, submission.snapshot_json()),
-                         request.request_id, status=202 if submission.created else 200)
+    rate = app.limiter.headers(request.client_ip)
+    if wait and submission.state in ("queued", "active"):
+        def answer() -> Response:
+            return _after_wait(app, request, key, name, wait, rate)
+
+        return app.waiters.respond(key, wait, answer)
+    if wants_image(request) and not app.data_dir.annotated(*key).is_file():
+        response = placeholder_response(request, key)
+    else:
+        body = named_snapshot(app, key[1], name, submission.snapshot_json())
+        response = envelope_json(with_urls(app, key, body), request.request_id,
+                                 status=202 if submission.created else 200)
+        if submission.created:
+            response.headers["Location"] = poll_url(key)
+    response.headers.update(rate)
+    return response
+
+
+def _after_wait(app: App, request: Request, key: Key, name: str, wait: float,
+                rate: dict[str, str]) -> Response:
+    """The answer to a trigger that waited: the picture (or final snapshot) when the run is
+    done, else 202 with the progress so far."""
+    running = app.board.get(key) is not None
+    # a JSON client that waited gets the final snapshot (with the picture's URLs)
+    response = _current(app, request, key, name, status=202 if running else 200,
+                        picture=False)
+    response.headers["Preference-Applied"] = f"wait={wait:.0f}"
+    response.headers.update(rate)
+    return response
+
+
+def poll_url(key: Key) -> str:
+    """Where a client follows a run: the picture's own URL."""
+    return f"/dalle/{key[0]}/{key[1]}"
+
+
+def with_urls(app: App, key: Key, body: bytes) -> bytes:
+    """A finished snapshot gains ``urls``: where its picture, thumbnail and files are."""
+    png = app.data_dir.annotated(*key)
+    if not body.endswith(b"}") or body == b"{}" or not png.is_file():
+        return body
+    series, address = key
+    try:
+        version = etag_for(png.stat()).strip('"')
+    except OSError:
+        return body
+    urls = {
+        "image": f"/dalle/{series}/{address}?v={version}",
+        "thumbnail": f"/thumbs/{series}/{address}?v={version}",
+        "annotated": f"/files/{series}/annotated/{address}.png",
+        "generated": f"/files/{series}/generated/{address}.png",
+        "selector": f"/files/{series}/selector/{address}.json",
+    }
+    return body[:-1] + b',"urls":' + json.dumps(urls, separators=(",", ":")).encode() + b"}"
+
+
+def wants_image(request: Request) -> bool:
+    """An ``<img>`` asks for an image and not for JSON; ``?fallback=placeholder`` says so."""
+    fallback = request.arg("fallback")
+    if fallback is not None:
+        if fallback.strip().lower() != "placeholder":
+            raise ApiError(ErrorCode.INVALID_REQUEST, "?fallback= takes placeholder")
+        return True
+    accept = (request.headers.get("Accept") or "").lower()
+    return "image/" in accept and "application/json" not in accept
+
+
+def placeholder_response(request: Request, key: Key) -> Response:
+    """The stand-in picture: never stored by caches, so the browser asks again and gets the
+    real picture once it exists."""
+    return Response(200, placeholder_png(key[1]), "image/png",
+                    {"Cache-Control": "no-store", "Dalle-Placeholder": "true"})
+
+
+def cancel_job(app: App, request: Request) -> Response:
+    """``DELETE /dalle/<series>/<address>/job``: a queued generation ends at once, a running
+    one at its next phase boundary (admin rule)."""
+    key, name = resolve_target(app, request)
+    require_admin(request, app.config.admin_token)
+    result = app.jobs.cancel(key)
+    if result == "none":
+        raise ApiError(ErrorCode.NOT_FOUND, "no generation of this picture is queued or running")
+    body = named_snapshot(app, key[1], name, app.board.snapshot_json(key) or b"{}")
+    return envelope_json(body, request.request_id, status=200 if result == "cancelled" else 202)
 
 
 def dalle_events(app: App, request: Request) -> Response:

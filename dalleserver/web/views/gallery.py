@@ -7,15 +7,15 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from dalleserver.httpd import Request, Response
-from dalleserver.imaging.thumbnails import is_fresh, make_thumbnail
+from dalleserver.imaging.thumbnails import THUMBNAIL
 from dalleserver.picture_index import picture
-from dalleserver.storage import StorageError
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.gallery_page import PAGE_SIZE, STATIC, card_html, render_page
 from dalleserver.web.names import display_name
 from dalleserver.web.params import resolve_key
 from dalleserver.web.responses import HTML_TYPE
 from dalleserver.web.views.files import send_file
+from dalleserver.web.views.variants import serve_variant
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
@@ -54,7 +54,8 @@ def preview(app: App, request: Request) -> Response:
     if page < 1 or page > pages:
         raise ApiError(ErrorCode.NOT_FOUND, f"page {page} does not exist (1-{pages})")
     shown = app.pictures.page(visible, (page - 1) * size, size)
-    running = [snap for key in app.board.running_keys() if (snap := app.board.snapshot(key))]
+    running = [snap for key in app.board.running_keys()
+               if key[0] in visible and (snap := app.board.snapshot(key))]
     body = render_page(shown, total, page, pages, size, running, app.jobs.queue_depth,
                        series_names, name_of=partial(display_name, app),
                        takes_names=app.runtime.resolver is not None)
@@ -74,18 +75,11 @@ def card(app: App, request: Request) -> Response:
 
 
 def thumbnail(app: App, request: Request) -> Response:
-    """A downscaled JPEG of an annotated image, made once and cached in the data dir."""
-    series, address = resolve_key(app, request)
-    png = app.data_dir.annotated(series, address)
-    thumb = app.data_dir.thumbnail(series, address)
+    """A downscaled JPEG of an annotated image: a variant (made with the picture, else now)
+    from the variant cache; ``?v=`` as on variants."""
+    key = resolve_key(app, request)
     try:
-        fresh = is_fresh(thumb, png)
-    except OSError:
+        return serve_variant(app, request, key, app.data_dir.annotated(*key), THUMBNAIL,
+                             short="public, max-age=86400")
+    except FileNotFoundError:
         raise ApiError(ErrorCode.NOT_FOUND, "no image for this address") from None
-    if not fresh:
-        try:
-            make_thumbnail(png, thumb)
-        except (OSError, StorageError) as exc:
-            raise ApiError(ErrorCode.INTERNAL_SERVER_ERROR,
-                           f"cannot make the thumbnail: {exc}") from None
-    return send_file(request, thumb, cache_control="public, max-age=86400")
