@@ -142,8 +142,10 @@ class DataDir:
     def selector(self, series: str, address: str) -> Path:
         return self.output / series / "selector" / f"{address}.json"
 
-    def thumbnail(self, series: str, address: str) -> Path:
-        return self.root / "cache" / "thumbs" / series / f"{address}.jpg"
+    @property
+    def variants(self) -> Path:
+        """The cache of image variants and thumbnails (imaging/variant_cache.py)."""
+        return self.root / "cache" / "variants"
 
     def ensure(self) -> None:
         """Create the folders the server writes to; StorageError when that fails."""

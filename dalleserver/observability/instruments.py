@@ -16,6 +16,8 @@ BREAKER_STATES = ("closed", "half_open", "open")
 # breaker, "error" for anything else): their counters start at 0, so that rate() and
 # increase() see the first failure instead of a series appearing out of nowhere
 OPENAI_ENDPOINTS = ("chat", "images")
+WEBHOOK_DELIVERY_OUTCOMES = ("delivered", "gone", "expired", "dropped", "abandoned")
+WEBHOOK_ATTEMPT_OUTCOMES = ("success", "http_error", "timeout", "connection", "rejected")
 OPENAI_OUTCOMES = ("success", "rejected", "error", "timeout", "connection", "rate_limited",
                    "insufficient_quota", "content_policy", "invalid_key", "server_error",
                    "client_error", "bad_response")
@@ -64,7 +66,8 @@ class Instruments:
     owners of those values attach with ``watch`` once they exist."""
 
     SOURCES = ("queue_depth", "in_flight", "breaker_states", "http_in_flight",
-               "http_connections", "queue_capacity", "ens", "budget", "progress")
+               "http_connections", "queue_capacity", "ens", "budget", "progress",
+               "webhooks_pending", "variants")
 
     def __init__(self) -> None:
         self.sources: dict[str, Callable[[], Any]] = dict.fromkeys(self.SOURCES, _zero)
@@ -74,6 +77,7 @@ class Instruments:
         self.sources["ens"] = _unknown  # the ENS resolver's stats(), with a node configured
         self.sources["budget"] = _unknown  # (unit, limit, remaining) with TB_DALLE_BUDGET
         self.sources["progress"] = dict  # the progress board's memory(): runs kept, bytes
+        self.sources["variants"] = dict  # the variant cache's stats(): made, evicted, bytes
         sources = self.sources
         r = self.registry = Registry()
         r.gauge("dalleserver_up", "1 while the server is running", callback=lambda: 1.0)
@@ -142,6 +146,8 @@ class Instruments:
                                       "Generation triggers refused by the rate limit")
         self._ens_families(r)
         self._cost_families(r)
+        self._webhook_families(r)
+        self._variant_families(r)
         r.gauge("process_resident_memory_bytes", "Resident memory size in bytes",
                 callback=process.resident_memory_bytes)
         r.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes",
@@ -224,6 +230,41 @@ class Instruments:
         r.counter_func("dalleserver_progress_evicted_total", "Finished runs dropped before "
                        "their retention time to stay within the memory budget",
                        part("evicted_early"))
+
+    def _webhook_families(self, r: Registry) -> None:
+        """Webhooks (TB_DALLE_WEBHOOK_HOSTS): how deliveries ended and how attempts went."""
+        sources = self.sources
+        self.webhook_deliveries = r.counter(
+            "dalleserver_webhook_deliveries_total", "Webhooks by how they ended: delivered, "
+            "gone (410), expired (deadline passed), dropped (too many waiting), abandoned "
+            "(server stopped)", ("outcome",))
+        for outcome in WEBHOOK_DELIVERY_OUTCOMES:
+            self.webhook_deliveries.inc(0, outcome=outcome)
+        self.webhook_attempts = r.counter(
+            "dalleserver_webhook_attempts_total", "Webhook POSTs by outcome (rejected: the "
+            "host's breaker was open)", ("outcome",))
+        for outcome in WEBHOOK_ATTEMPT_OUTCOMES:
+            self.webhook_attempts.inc(0, outcome=outcome)
+        r.gauge("dalleserver_webhooks_pending", "Webhooks waiting for their next attempt or "
+                "being sent", callback=lambda: float(sources["webhooks_pending"]()))
+
+    def _variant_families(self, r: Registry) -> None:
+        """The image variant cache (sizes and formats of pictures, thumbnails)."""
+        sources = self.sources
+
+        def made() -> dict[tuple[str, ...], float]:
+            return {(fmt,): float(n) for fmt, n in sources["variants"]().get("made", {}).items()}
+
+        def part(name: str) -> Callable[[], float]:
+            return lambda: float(sources["variants"]().get(name, 0))
+
+        r.counter_func("dalleserver_image_variants_made_total", "Image variants encoded "
+                       "(each is made once, then served from the cache), by format", made,
+                       ("format",))
+        r.counter_func("dalleserver_image_variants_evicted_total", "Image variants evicted "
+                       "to keep the cache within TB_DALLE_VARIANT_CACHE_MB", part("evicted"))
+        r.gauge("dalleserver_image_variant_cache_bytes", "Bytes in the image variant cache "
+                "at its last sweep", callback=part("bytes"))
 
     def watch(self, **sources: Callable[[], Any]) -> None:
         """Attach the live sources gauges read (names in ``SOURCES``)."""

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from dalleserver.imaging.thumbnails import THUMBNAIL
 from tests.support.backends import GatedBackend
 from tests.support.server import running_server, wait_done
 
@@ -69,7 +70,7 @@ def test_new_pictures_show_at_once_and_removal_takes_the_thumbnail(tmp_path):
         page = client.get("/preview")[1].decode()
         assert "1 images" in page and f'data-address="{A[2]}"' in page
         assert client.get(f"/thumbs/empty/{A[2]}")[0].status == 200
-        thumb = app.data_dir.thumbnail("empty", A[2])
+        thumb = app.runtime.variants.path(("empty", A[2]), THUMBNAIL)
         assert thumb.is_file()
         assert client.json("GET", f"/dalle/empty/{A[2]}?remove=1")[1]["data"]["removed"]
         assert not thumb.exists()
