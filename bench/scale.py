@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dalleserver.config import load_config  # noqa: E402
 from dalleserver.httpd.messages import Headers, Request  # noqa: E402
-from dalleserver.runtime import build_runtime  # noqa: E402
+from dalleserver.service import create_server  # noqa: E402
 from dalleserver.web.app import App  # noqa: E402
 
 TARGET_GROWTH = 1.5
@@ -38,11 +38,13 @@ def address(i: int) -> str:
 
 def make_app(root: Path, **flags: str) -> App:
     settings = {"data_dir": str(root), "image_backend": "none", "queue_size": "100000",
-                "log_level": "warning"}
+                "log_level": "warning", "port": "0"}
     settings.update(flags)
     environ = {"HOME": str(root), "TB_DALLE_RATE_LIMIT": "0"}  # one client triggers them all
     config = load_config(settings, environ, cwd=root)
-    return App(config, build_runtime(config))
+    service = create_server(config)  # listens, but the benchmark calls the app directly
+    service.server.server_close()
+    return service.app
 
 
 def call(app: App, target: str, method: str = "GET") -> bytes:
