@@ -8,20 +8,20 @@ sharing the data dir, or a person deleting files, changes a folder's mtime; each
 folder is checked at most every ``check_interval`` seconds and rescanned only when it
 changed, and a rescan loads again only the files whose size or mtime changed.
 
-What an entry is, is the caller's (it has a ``series`` attribute): ``load(series, name,
-path, stat)`` makes one (or None to leave the file out), ``orders`` give each order's sort
-key (unique per entry, so it includes the series and the name), ``lookups`` give the values
-an entry can be found by.
+What an entry is, is the caller's: ``load(series, name, path, stat)`` makes one (or None to
+leave the file out), ``orders`` give each order's sort key (unique per entry, so it includes
+the series and the name), ``lookups`` give the values an entry can be found by.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -152,21 +152,32 @@ class FolderIndex(Generic[E]):
 
     def collect(self, order: str, limit: int, *, descending: bool = False,
                 series: Collection[str] | None = None, after: tuple | None = None,
-                where: Callable[[E], bool] | None = None, skip: int = 0) -> list[E]:
+                where: Callable[[E], bool] | None = None, skip: int = 0,
+                stop: Callable[[E], bool] | None = None) -> list[E]:
         """Up to ``limit`` entries in ``order`` (sort keys past ``after``, when given) of the
-        given series that pass ``where``, after skipping ``skip`` of them. Costs the page
-        plus the entries filtered out on the way."""
+        given series that pass ``where``, after skipping ``skip`` of them, ending early at
+        the first entry ``stop`` accepts. Costs the page (merged from each series' list)
+        plus the entries ``where`` or ``skip`` pass over."""
         self.refresh()
         with self._lock:
             ordered = self._orders[order]
-            items = ordered.everything
-            members = series
-            if series is not None and len(series) == 1:
-                items = ordered.by_series.get(next(iter(series)), [])
-                members = None  # the list holds that series only
-            return _walk(items, limit, descending, after, skip,
-                         lambda e: (members is None or e.series in members)  # type: ignore[attr-defined]
-                         and (where is None or where(e)))
+            if series is None:
+                lists = [ordered.everything]
+            else:
+                lists = [ordered.by_series[s] for s in series if s in ordered.by_series]
+            merged = heapq.merge(*(_from(items, after, descending) for items in lists),
+                                 key=_sort_key, reverse=descending)
+            chosen: list[E] = []
+            for _, entry in merged:
+                if len(chosen) == limit or (stop is not None and stop(entry)):
+                    break
+                if where is not None and not where(entry):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                chosen.append(entry)
+            return chosen
 
     # -- keeping in step with the disk --------------------------------------------------
     def refresh(self) -> None:
@@ -274,27 +285,14 @@ class FolderIndex(Generic[E]):
             self._stamps[series] = stamp
 
 
-def _walk(items: list[tuple[tuple, E]], limit: int, descending: bool, after: tuple | None,
-          skip: int, keep: Callable[[E], bool]) -> list[E]:
-    """The first ``limit`` kept entries of a sorted list past ``after``, after ``skip``."""
+def _from(items: list[tuple[tuple, E]], after: tuple | None, descending: bool
+          ) -> Iterator[tuple[tuple, E]]:
+    """The items of a sorted list whose keys come after ``after`` in the given direction."""
     if descending:
         start = len(items) if after is None else bisect.bisect_left(items, after, key=_sort_key)
-        positions = range(start - 1, -1, -1)
-    else:
-        start = 0 if after is None else bisect.bisect_right(items, after, key=_sort_key)
-        positions = range(start, len(items))
-    chosen: list[E] = []
-    for at in positions:
-        entry = items[at][1]
-        if not keep(entry):
-            continue
-        if skip:
-            skip -= 1
-            continue
-        chosen.append(entry)
-        if len(chosen) == limit:
-            break
-    return chosen
+        return (items[at] for at in range(start - 1, -1, -1))
+    start = 0 if after is None else bisect.bisect_right(items, after, key=_sort_key)
+    return (items[at] for at in range(start, len(items)))
 
 
 def _folder_stamp(folder: Path) -> int | None:
