@@ -46,6 +46,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     options: GenerationOptions | None = None  # a v1 request's; None: everything
     cancel_reason: str = ""
+    request_id: str = ""  # of the request that started it, for the logs
 
 
 class Submission:
@@ -188,7 +189,8 @@ class JobManager:
 
     def submit_key(self, key: Key, force: bool = False,
                    admit: Callable[[], None] | None = None, name: str = "",
-                   options: GenerationOptions | None = None) -> Submission:
+                   options: GenerationOptions | None = None,
+                   request_id: str = "") -> Submission:
         """Start (or join) the generation of a validated key. ``admit`` is called just
         before a new run is queued and may raise to refuse it (the rate limit); joining a
         run or reading a finished one never calls it. ``name``, the ENS name the request
@@ -205,13 +207,15 @@ class JobManager:
             # A cache hit is recorded once; later polls read that record while it is kept.
             record = self.board.finished(key)
             if record is None or not record.cache_hit or record.error:
-                self._record_cache_hit(key)
+                self.board.record_cache_hit(key)
+            self._observe(Outcome("cache_hit"), 0.0)  # every cache-hit answer counts
             return Submission("cache_hit", self.board, key)
         with self._cond:
-            return self._enqueue(key, force, admit, name, options)
+            return self._enqueue(key, force, admit, name, options, request_id)
 
     def _enqueue(self, key: Key, force: bool, admit: Callable[[], None] | None,
-                 name: str = "", options: GenerationOptions | None = None) -> Submission:
+                 name: str = "", options: GenerationOptions | None = None,
+                 request_id: str = "") -> Submission:
         """With the lock held: queue a new run unless one is active or nothing is to do."""
         if not self._accepting:
             raise ShuttingDown
@@ -225,16 +229,12 @@ class JobManager:
             raise QueueFull
         if admit is not None:
             admit()
-        job = Job(key, force, next(self._tickets), options=options)
+        job = Job(key, force, next(self._tickets), options=options, request_id=request_id)
         self.board.start(key, self.pipeline.dress(key, name, options), queue_ticket=job.ticket)
         self._queue.append(job)
         self._active[key] = job
         self._cond.notify()
         return Submission("queued", self.board, key)
-
-    def _record_cache_hit(self, key: Key) -> None:
-        if self.board.record_cache_hit(key):
-            self._observe(Outcome("cache_hit"), 0.0)
 
     def _cache_hit_dress(self, key: Key) -> DalleDress:
         pipeline = self.pipeline
@@ -279,8 +279,19 @@ class JobManager:
                 continue
             if outcome.kind == "cancelled" and job.cancel_reason:
                 outcome = Outcome("cancelled", job.cancel_reason)
+            if outcome.kind == "failure":
+                self._log_failure(job, outcome)
             self._finish(job.key, outcome)
             self._observe(outcome, time.monotonic() - started)
+
+    def _log_failure(self, job: Job, outcome: Outcome) -> None:
+        """One line with the fields an operator filters on (in the JSON log format)."""
+        series, address = job.key
+        backend = getattr(self.pipeline.backend, "name", "none")
+        log.warning("generation %s/%s failed: %s", series, address, outcome.error,
+                    extra={"series": series, "address": address,
+                           "request_id": job.request_id, "error_kind": outcome.error_kind,
+                           "backend": backend, "attempts": outcome.attempts})
 
     def _defer(self, job: Job) -> None:
         """Another process holds the key's lock: try again later, without a worker."""

@@ -48,6 +48,8 @@ class Outcome:
 
     kind: str
     error: str = ""
+    error_kind: str = ""  # a failure's kind: the provider's (timeout, rate_limited...) or else
+    attempts: int = 0  # provider calls made for the failing step, retries included
 
     @property
     def failed(self) -> bool:
@@ -137,13 +139,13 @@ class Pipeline:
         except GenerationCancelled:
             return Outcome("cancelled", CANCELLED)
         except StorageError as exc:
-            return Outcome("failure", f"could not save the result: {exc}")
-        except PROVIDER_FAILURES as exc:
-            log.warning("generation %s/%s failed: %s", *key, exc)
-            return Outcome("failure", str(exc))
+            return Outcome("failure", f"could not save the result: {exc}", "storage")
+        except PROVIDER_FAILURES as exc:  # the manager logs the failure with its fields
+            return Outcome("failure", str(exc), getattr(exc, "kind", "") or
+                           type(exc).__name__, getattr(exc, "attempts", 1))
         except Exception as exc:  # the run fails; the worker and the server carry on
             log.exception("generation %s/%s failed", *key)
-            return Outcome("failure", f"generation failed: {exc}")
+            return Outcome("failure", f"generation failed: {exc}", "internal")
         finally:
             if lease is not None:
                 lease.release()

@@ -61,16 +61,25 @@ class GuardedEndpoint:
         return result
 
     def call(self, fn: Callable[[], T]) -> T:
+        """``fn`` through the breaker, retried per the policy; a final failure carries the
+        number of attempts made (``attempts``) for the failure's log line."""
+        attempts = [1]
+
         def on_retry(operation: str, attempt: int, delay: float, exc: BaseException) -> None:
+            attempts[0] = attempt + 1
             if self.instruments is not None:
                 self.instruments.retries.inc(operation=operation)
 
-        return call_with_retry(
-            lambda: self._attempt(fn),
-            operation=self.name,
-            classify=classify_for_retry,
-            policy=self.policy,
-            sleep=self.sleep,
-            rand=self.rand,
-            on_retry=on_retry,
-        )
+        try:
+            return call_with_retry(
+                lambda: self._attempt(fn),
+                operation=self.name,
+                classify=classify_for_retry,
+                policy=self.policy,
+                sleep=self.sleep,
+                rand=self.rand,
+                on_retry=on_retry,
+            )
+        except Exception as exc:
+            exc.attempts = attempts[0]  # type: ignore[attr-defined]
+            raise

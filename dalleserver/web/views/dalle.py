@@ -107,7 +107,8 @@ def _generate(app: App, request: Request, key: Key, name: str) -> Response:
 
     wait = requested_wait(request)
     try:
-        submission = app.jobs.submit_key(key, admit=admit, name=name)
+        submission = app.jobs.submit_key(key, admit=admit, name=name,
+                                         request_id=request.request_id)
     except QueueFull:
         raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "the generation queue is full; retry shortly",
                        headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER)}) from None
