@@ -5,16 +5,11 @@ import time
 
 from dalleserver.jobs.phase_stats import PHASES, PhaseStats
 from dalleserver.jobs.progress import ProgressBoard
+from tests.support.clock import ManualClock
 
 KEY = ("empty", "0x" + "ef" * 20)
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def test_ema_and_persistence(tmp_path):
@@ -88,7 +83,7 @@ def test_snapshot_fields_follow_the_contract():
 
 
 def test_failure_is_retained_then_expires():
-    clock = Clock()
+    clock = ManualClock()
     board = ProgressBoard(PhaseStats(None), retention=600, clock=clock)
     board.start(KEY, None)
     board.begin(KEY)

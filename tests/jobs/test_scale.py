@@ -13,17 +13,12 @@ from dalleserver.jobs.pipeline import WAITING_FOR_LOCK
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.runtime import build_runtime
 from tests.support.backends import GatedBackend
+from tests.support.clock import ManualClock
 from tests.support.server import wait_done
 
 ADDRESSES = ["0x" + f"{i:040x}" for i in range(1, 20001)]
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def _finish(board, key):
@@ -33,7 +28,7 @@ def _finish(board, key):
 
 
 def test_retention_holds_whatever_the_number_of_runs():
-    clock = Clock()
+    clock = ManualClock()
     board = ProgressBoard(PhaseStats(None), retention=600.0, clock=clock)
     keys = [("empty", a) for a in ADDRESSES[:15000]]  # past the old silent cap of 10,000
     for key in keys[:-1]:
@@ -49,7 +44,7 @@ def test_retention_holds_whatever_the_number_of_runs():
 
 
 def test_the_memory_budget_drops_the_oldest_early_and_counts_them():
-    clock = Clock()
+    clock = ManualClock()
     board = ProgressBoard(PhaseStats(None), clock=clock, memory_budget=200 * RECORD_OVERHEAD)
     keys = [("empty", a) for a in ADDRESSES[:1000]]
     for key in keys:

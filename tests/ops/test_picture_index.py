@@ -4,16 +4,11 @@ changes after a folder check; pages newest first, hidden series left out."""
 import os
 
 from dalleserver.picture_index import PictureIndex
+from tests.support.clock import ManualClock
 
 A = ["0x" + f"{i:040x}" for i in range(1, 40)]
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
 
 
 def _png(output, series, address, mtime):
@@ -45,7 +40,7 @@ def test_hidden_series_are_left_out_of_counts_and_pages(tmp_path):
 
 
 def test_own_changes_show_at_once_others_after_a_check(tmp_path):
-    clock = Clock()
+    clock = ManualClock(0.0)
     index = PictureIndex(tmp_path, check_interval=5.0, clock=clock)
     visible = {"empty"}
     assert index.count(visible) == 0
