@@ -22,7 +22,9 @@ CONTENT_TYPES = {
     ".webp": "image/webp",
     ".jpg": "image/jpeg",
 }
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# one byte range: ASCII digits only, whitespace around it allowed (RFC 9110 §14.1.1)
+_RANGE = re.compile(r"[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*")
+MAX_DIGITS = 18  # a longer position is past the end of any file served here
 _FORBIDDEN_ESCAPES = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
 
 
@@ -58,7 +60,10 @@ def file_response(request: Request, path: Path, cache_control: str = "public, ma
                   content_type: str | None = None) -> Response:
     """200, 206, 304 or 416 for a regular file; raises NotFound when it is gone.
 
-    The file is opened once and described with fstat, so the bytes sent always match the
+    Range requests: one byte range is answered with 206, or 416 when it lies past the end;
+    a range in another unit, several ranges, a malformed one, or a Range on HEAD is
+    ignored and the whole file is the answer (RFC 9110 §14.2 allows both). The file is
+    opened once and described with fstat, so the bytes sent always match the
     ETag even when the file is replaced meanwhile (replacement is a rename).
     """
     try:
@@ -94,37 +99,51 @@ def _file_answer(request: Request, path: Path, stat: os.stat_result, cache_contr
     offset, length, status = 0, size, 200
     range_header = request.headers.get("Range")
     if_range = request.headers.get("If-Range")
-    if range_header and (if_range is None or if_range.strip() in (etag, headers["Last-Modified"])):
+    if (range_header and request.method == "GET"
+            and (if_range is None or if_range.strip() in (etag, headers["Last-Modified"]))):
         parsed = _parse_range(range_header, size)
-        if parsed is None:
+        if parsed is UNSATISFIABLE:
             headers["Content-Range"] = f"bytes */{size}"
-            return Response(416, b"", ctype, headers)
-        if parsed != (0, size):
+            return Response(416, b"", "", headers)
+        if parsed is not None and parsed != (0, size):
             offset, length = parsed
             status = 206
             headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{size}"
     return Response(status, b"", ctype, headers, file_offset=offset, file_length=length)
 
 
+UNSATISFIABLE = (-1, -1)
+
+
+def _position(digits: str) -> int:
+    # int() of thousands of digits is slow and, past 4300, an error
+    return int(digits) if len(digits) <= MAX_DIGITS else 10 ** MAX_DIGITS
+
+
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """A single byte range -> (offset, length); None when unsatisfiable or unsupported."""
-    match = _RANGE.match(header.strip())
-    if not match or size == 0:
+    """A single byte range -> (offset, length); UNSATISFIABLE when it lies past the end;
+    None when the header is to be ignored (another unit, several ranges, malformed)."""
+    unit, equals, spec = header.partition("=")
+    if not equals or unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    match = _RANGE.fullmatch(spec)
+    if not match:
         return None
     first, last = match.groups()
     if first == "" and last == "":
         return None
     if first == "":
-        suffix = int(last)
-        if suffix == 0:
-            return None
+        suffix = _position(last)
+        if suffix == 0 or size == 0:
+            return UNSATISFIABLE
         start = max(size - suffix, 0)
         return start, size - start
-    start = int(first)
-    end = int(last) if last else size - 1
-    if start >= size or end < start:
-        return None
-    end = min(end, size - 1)
+    start = _position(first)
+    if last and _position(last) < start:
+        return None  # invalid, so ignored (RFC 9110 §14.1.1)
+    if start >= size:
+        return UNSATISFIABLE
+    end = min(_position(last), size - 1) if last else size - 1
     return start, end - start + 1
 
 

@@ -32,8 +32,8 @@ _ids = random.Random()
 class ProtocolError(Exception):
     """A request the engine cannot hand to the application, and the status it deserves
     (400 malformed, 413 body too large, 414 request line too long, 431 head too large,
-    501 unknown method, 503 no connection slot, 505 HTTP version). Like h11's ``RemoteProtocolError``, it carries a status hint,
-    not a body."""
+    501 unknown method, 503 no connection slot, 505 HTTP version). Like h11's
+    ``RemoteProtocolError``, it carries a status hint, not a body."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)

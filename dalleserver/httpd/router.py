@@ -1,6 +1,11 @@
-"""A regex router: path templates compile once; a match is NONE, PARTIAL (path matched,
-method not: 405 with Allow) or FULL. Routes carry whatever the application attaches
-(``meta``); the router only matches."""
+"""A path router that matches segments of the raw path: a match is NONE, PARTIAL (path
+matched, method not: 405 with Allow) or FULL. Routes carry whatever the application
+attaches (``meta``); the router only matches.
+
+The path is split at its real slashes first and each segment is percent-decoded after, so
+an encoded slash is data: ``/dalle/empty%2F0xab`` is one segment ``empty/0xab``, never the
+two segments of ``/dalle/empty/0xab`` (RFC 3986 §2.2).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 _PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(?::([^}]+))?\}")
 
@@ -19,17 +25,50 @@ class Match(enum.Enum):
     FULL = 2
 
 
-def compile_template(template: str) -> re.Pattern[str]:
-    """``/dalle/{series}/{address}`` -> a regex with named groups; ``{rest:.*}`` sets a
-    custom pattern. A plain parameter matches one (possibly empty) path segment."""
-    pattern = ""
-    last = 0
-    for m in _PARAM.finditer(template):
-        pattern += re.escape(template[last : m.start()])
-        pattern += f"(?P<{m.group(1)}>{m.group(2) or '[^/]*'})"
-        last = m.end()
-    pattern += re.escape(template[last:])
-    return re.compile(f"^{pattern}$")
+@dataclass(frozen=True)
+class _Part:
+    """One template segment: a literal, or a parameter with an optional pattern."""
+
+    literal: str | None
+    name: str = ""
+    pattern: re.Pattern[str] | None = None
+
+
+def compile_template(template: str) -> tuple[tuple[_Part, ...], str]:
+    """``/dalle/{series}/{address}`` -> its segments, and the name of a last ``{rest:.*}``
+    parameter that takes the rest of the path ("" when there is none).
+
+    A parameter is a whole segment. ``{name:pattern}`` matches the decoded segment against
+    ``pattern``; as the last segment with a pattern that can span slashes (``.*``), it
+    takes the rest of the path, still percent-encoded, for the view to resolve."""
+    segments = template.split("/")[1:]
+    parts: list[_Part] = []
+    rest = ""
+    for index, segment in enumerate(segments):
+        found = _PARAM.fullmatch(segment)
+        if found is None:
+            if "{" in segment:
+                raise ValueError(f"a parameter must be a whole segment: {template}")
+            parts.append(_Part(segment))
+            continue
+        name, pattern = found.group(1), found.group(2)
+        if pattern and index == len(segments) - 1 and re.fullmatch(pattern, "a/b"):
+            rest = name
+            break
+        parts.append(_Part(None, name, re.compile(pattern) if pattern else None))
+    return tuple(parts), rest
+
+
+def split_path(raw_path: str) -> tuple[list[str], list[str]] | None:
+    """(raw segments, decoded segments) of a raw path; None when a segment's percent
+    escapes are not UTF-8."""
+    raw = raw_path.split("/")[1:]
+    if "%" not in raw_path:
+        return raw, raw
+    try:
+        return raw, [unquote(s, errors="strict") if "%" in s else s for s in raw]
+    except UnicodeDecodeError:
+        return None
 
 
 @dataclass
@@ -39,20 +78,35 @@ class Route:
     handler: Callable[..., Any]
     name: str
     meta: Any = None
-    regex: re.Pattern[str] = field(init=False)
+    parts: tuple[_Part, ...] = field(init=False)
+    rest: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.regex = compile_template(self.template)
+        self.parts, self.rest = compile_template(self.template)
         if "GET" in self.methods and "HEAD" not in self.methods:
             self.methods = (*self.methods, "HEAD")
 
-    def match(self, method: str, path: str) -> tuple[Match, dict[str, str]]:
-        found = self.regex.match(path)
-        if not found:
+    def match(self, method: str, raw: list[str], decoded: list[str]
+              ) -> tuple[Match, dict[str, str]]:
+        """Match split segments (see ``split_path``)."""
+        parts = self.parts
+        count = len(parts)
+        if len(decoded) <= count if self.rest else len(decoded) != count:
             return Match.NONE, {}
+        params: dict[str, str] = {}
+        for part, segment in zip(parts, decoded, strict=False):  # decoded may be longer
+            if part.literal is not None:
+                if part.literal != segment:
+                    return Match.NONE, {}
+            elif part.pattern is None or part.pattern.fullmatch(segment):
+                params[part.name] = segment
+            else:
+                return Match.NONE, {}
         if method not in self.methods:
             return Match.PARTIAL, {}
-        return Match.FULL, found.groupdict()
+        if self.rest:
+            params[self.rest] = "/".join(raw[count:])
+        return Match.FULL, params
 
 
 class Router:
@@ -66,13 +120,18 @@ class Router:
         self.routes.append(route)
         return route
 
-    def resolve(self, method: str, path: str) -> tuple[Match, Route | None, dict[str, str],
-                                                       tuple[str, ...]]:
-        """The first full match; else the allowed methods of every partial match."""
+    def resolve(self, method: str, raw_path: str) -> tuple[Match, Route | None,
+                                                           dict[str, str], tuple[str, ...]]:
+        """The first full match for a raw (still percent-encoded) path; else the allowed
+        methods of every partial match."""
+        split = split_path(raw_path)
+        if split is None:
+            return Match.NONE, None, {}, ()
+        raw, decoded = split
         allowed: list[str] = []
         partial: Route | None = None
         for route in self.routes:
-            kind, params = route.match(method, path)
+            kind, params = route.match(method, raw, decoded)
             if kind is Match.FULL:
                 return kind, route, params, route.methods
             if kind is Match.PARTIAL:

@@ -48,18 +48,18 @@ def test_keep_alive_follows_version_and_connection(version, connection, keep):
 
 
 def test_body_length_and_expect():
-    h = head("POST /errors HTTP/1.1\r\nContent-Length: 12\r\nExpect: 100-continue")
+    h = head("POST /errors HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\nExpect: 100-continue")
     assert h.length == 12 and h.expects_continue
     assert not head("POST / HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue"
                     ).expects_continue
-    assert refused(b"POST / HTTP/1.1\r\nContent-Length: -1") == 400
-    assert refused(b"POST / HTTP/1.1\r\nContent-Length: 1e3") == 400
-    assert refused(b"POST / HTTP/1.1\r\nContent-Length: 1048577") == 413
-    assert refused(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked") == 400
+    assert refused(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1") == 400
+    assert refused(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1e3") == 400
+    assert refused(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577") == 413
+    assert refused(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked") == 400
 
 
 @pytest.mark.parametrize("raw", [
-    b"garbage", b"GET /", b"GET  / HTTP/1.1", b"GET / HTTP/2.0", b"GET / http/1.1",
+    b"garbage", b"GET /", b"GET  / HTTP/1.1", b"GET / HTTP/2", b"GET / http/1.1",
     b"G(T / HTTP/1.1", b"GET / HTTP/1.1\r\nNo colon here", b"GET / HTTP/1.1\r\nBad Name: x",
     b"GET / HTTP/1.1\r\n folded: x", b"GET / HTTP/1.1 extra",
 ])
@@ -115,7 +115,9 @@ values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), ma
 
 @given(st.lists(st.tuples(fields, values), max_size=20))
 def test_any_valid_header_set_round_trips(pairs):
-    raw = "GET /x HTTP/1.1" + "".join(f"\r\n{n}: {v}" for n, v in pairs)
+    framing = ("host", "content-length", "transfer-encoding")  # checked on their own
+    pairs = [(n, v) for n, v in pairs if n.lower() not in framing]
+    raw = "GET /x HTTP/1.0" + "".join(f"\r\n{n}: {v}" for n, v in pairs)
     h = head(raw)
     assert [(n, v.strip(" \t")) for n, v in pairs] == h.headers.items()
     for name, _ in pairs:
@@ -127,7 +129,7 @@ def test_any_bytes_parse_or_are_refused_cleanly(raw):
     try:
         parsed = wire.parse_head(raw)
     except ProtocolError as error:
-        assert error.status in (400, 413, 414, 431)
+        assert error.status in (400, 413, 414, 431, 501, 505)
     else:
         assert parsed.method and parsed.target
 
