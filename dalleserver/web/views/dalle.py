@@ -12,13 +12,13 @@ from dalleserver.httpd.files import etag_for
 from dalleserver.imaging.placeholder import placeholder_png
 from dalleserver.jobs.manager import QueueFull, ShuttingDown
 from dalleserver.storage import Key
-from dalleserver.web.budget import admit_spending
 from dalleserver.web.callbacks import callback_arg, notify_when_done
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
 from dalleserver.web.names import SnapshotNames, named_snapshot, snapshot_names
 from dalleserver.web.params import flag, resolve_key, resolve_target
 from dalleserver.web.responses import SSE_TYPE, envelope, envelope_json, sse_event
+from dalleserver.web.triggers import submit_trigger
 from dalleserver.web.views.files import send_file
 from dalleserver.web.views.variants import dalle_variant, names_variant
 from dalleserver.web.waiters import requested_wait
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 SSE_MIN_INTERVAL = 0.25
 SSE_HEARTBEAT = 15.0
 SSE_MAX_SECONDS = 3600.0
-QUEUE_FULL_RETRY_AFTER = 5
 
 
 def dalle_missing(app: App, request: Request) -> Response:
@@ -95,26 +94,8 @@ def _remove(app: App, request: Request, key: Key) -> Response:
 
 
 def _generate(app: App, request: Request, key: Key, name: str) -> Response:
-    def admit() -> None:
-        wait = app.limiter.retry_after(request.client_ip)
-        if wait:
-            raise ApiError(ErrorCode.RATE_LIMITED, "too many generation requests from this client",
-                           details={"retry_after_seconds": wait},
-                           headers={"Retry-After": str(wait),
-                                    **app.limiter.headers(request.client_ip)})
-        admit_spending(app, request, key)
-        app.limiter.consume(request.client_ip)
-
     wait = requested_wait(request)
-    try:
-        submission = app.jobs.submit_key(key, admit=admit, name=name,
-                                         request_id=request.request_id)
-    except QueueFull:
-        raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "the generation queue is full; retry shortly",
-                       headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER)}) from None
-    except ShuttingDown:
-        raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "the server is shutting down",
-                       headers={"Retry-After": "10"}) from None
+    submission = submit_trigger(app, request, key, name=name)
     rate = app.limiter.headers(request.client_ip)
     if wait and submission.state in ("queued", "active"):
         def answer() -> Response:
