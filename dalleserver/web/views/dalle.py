@@ -191,7 +191,12 @@ def dalle_events(app: App, request: Request) -> Response:
             app.jobs.submit_key(key)  # records the cache hit so the stream has a final snapshot
         except (QueueFull, ShuttingDown):
             pass
+    return progress_events(app, key, names)
 
+
+def progress_events(app: App, key: Key, names: SnapshotNames | None = None) -> Response:
+    """The progress of ``key``'s run as Server-Sent Events until it is done (or an hour
+    passes); ``/dalle`` and the v1 jobs stream alike."""
     def stream(write) -> None:
         changed = threading.Event()
 
