@@ -51,6 +51,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/overload.py
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/variants.py
 
 # One self-contained executable in dist/ (pinned build tools, fixed hash seed): PyInstaller
 # freezes the app into build/onefile/, staticx adds the loader and C libraries (uncompressed:

@@ -162,7 +162,7 @@ http {{
     scgi_temp_path {root}/tmp;
     server {{
         listen 127.0.0.1:{port};
-        location = {path} {{ default_type image/png; alias {file}; etag on; }}
+        location = {path} {{ default_type {content_type}; alias {file}; etag on; }}
     }}
 }}
 """
@@ -171,7 +171,7 @@ http {{
 class Nginx:
     """nginx (one worker, like our one process) serving one file at ``path``."""
 
-    def __init__(self, path: str, file: Path) -> None:
+    def __init__(self, path: str, file: Path, content_type: str = "image/png") -> None:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(binary).exists():
             raise FileNotFoundError("nginx")
@@ -186,7 +186,7 @@ class Nginx:
         file = served
         conf = self.root / "nginx.conf"
         conf.write_text(NGINX_CONF.format(root=self.root, port=self.port, path=path,
-                                          file=file))
+                                          file=file, content_type=content_type))
         self.proc = subprocess.Popen([binary, "-p", str(self.root), "-c", str(conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_ready(self.url(path))

@@ -26,6 +26,7 @@ log = logging.getLogger("dalleserver.variants")
 FLIGHT_WAIT = 120.0
 # Temp files of a crashed writer older than this are removed by the sweep.
 STALE_TEMP_SECONDS = 3600.0
+MAX_REMEMBERED_PATHS = 4096
 
 
 class VariantError(Exception):
@@ -55,6 +56,7 @@ class VariantCache:
         self._encode = encode
         self._lock = threading.Lock()
         self._flights: dict[Path, _Flight] = {}
+        self._paths: dict[tuple[Key, VariantSpec], Path] = {}
         self._used: dict[Path, float] = {}  # last made or served (the clock's time)
         self._made: Counter[str] = Counter(dict.fromkeys(FORMATS, 0))
         self._evicted = 0
@@ -66,7 +68,13 @@ class VariantCache:
         return self.root / key[0] / key[1]
 
     def path(self, key: Key, spec: VariantSpec) -> Path:
-        return self.folder(key) / spec.file_name
+        # asked on every request; joining paths with pathlib costs ~5 µs each time
+        path = self._paths.get((key, spec))
+        if path is None:
+            if len(self._paths) >= MAX_REMEMBERED_PATHS:
+                self._paths.clear()
+            path = self._paths[(key, spec)] = self.folder(key) / spec.file_name
+        return path
 
     # -- making and serving ---------------------------------------------------------------
     def get(self, key: Key, source: Path, spec: VariantSpec) -> Path:

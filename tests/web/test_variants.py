@@ -143,9 +143,10 @@ def test_versioned_urls_are_cached_for_a_year(made):
 def test_a_missing_picture_answers_as_the_plain_url_does(tmp_path):
     with running_server(tmp_path, backend=GatedBackend()) as (client, app):
         plain, plain_body = client.get(f"/dalle/{SERIES}/{B}")
-        variant, variant_body = client.get(f"/dalle/{SERIES}/{B}.webp?size=64")
-        assert variant.status == plain.status
-        assert variant.getheader("Content-Type") == plain.getheader("Content-Type")
+        for path in (f"{B}.webp?size=64", f"{B}.png", f"{B}.jpg?raw=1"):
+            variant, variant_body = client.get(f"/dalle/{SERIES}/{path}")
+            assert variant.status == plain.status, path
+            assert variant.getheader("Content-Type") == plain.getheader("Content-Type")
         assert not any(app.runtime.variants.root.rglob("*.webp"))
         response, doc = client.json("GET", f"/dalle/{SERIES}/{B}.webp?generate=1")
         assert response.status == 202 and doc["data"]["address"] == B

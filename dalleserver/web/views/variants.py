@@ -6,7 +6,6 @@ variants too. What is not an image answer (a missing picture, a trigger) is the 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -92,20 +91,19 @@ def dalle_variant(app: App, request: Request,
     if image_extension(stem) is not None:
         raise ApiError(ErrorCode.INVALID_ADDRESS, "one image extension at most, as in "
                        "/dalle/<series>/<address>.webp", details={"parameter": "address"})
-    plain = dataclasses.replace(request, params={**request.params, "address": stem})
+    request.params = {**request.params, "address": stem}  # from here on, the plain path
     spec = requested_spec(request, extension)
     if request.method != "HEAD" and any(flag(request, name) for name in PLAIN_VIEW_FLAGS):
-        return plain_view(app, plain)
-    key, _name = resolve_target(app, plain)
-    if not app.data_dir.annotated(*key).is_file():
-        return plain_view(app, plain)
-    source = app.data_dir.generated(*key) if spec.raw else app.data_dir.annotated(*key)
+        return plain_view(app, request)
+    key, _name = resolve_target(app, request)
+    annotated = app.data_dir.annotated(*key)
+    source = app.data_dir.generated(*key) if spec.raw else annotated
     try:
         return serve_variant(app, request, key, source, spec)
     except FileNotFoundError:
-        if spec.raw:
+        if spec.raw and annotated.is_file():
             raise ApiError(ErrorCode.NOT_FOUND, "no raw picture for this address") from None
-        return plain_view(app, plain)  # removed meanwhile
+        return plain_view(app, request)  # no picture (yet): as the plain URL answers
 
 
 def serve_variant(app: App, request: Request, key: Key, source: Path, spec: VariantSpec,
@@ -114,6 +112,8 @@ def serve_variant(app: App, request: Request, key: Key, source: Path, spec: Vari
     by clients for a year when ``?v=`` names the source's current version, for ``short``
     otherwise. FileNotFoundError when the source is missing."""
     if spec.is_original:
+        if not source.is_file():
+            raise FileNotFoundError(source.name)
         path = source
     else:
         try:
