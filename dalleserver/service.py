@@ -60,6 +60,8 @@ class Service:
         """Refuse new work, finish requests and generations within ``grace`` seconds."""
         self.app.shutting_down = True
         self.app.waiters.stop()  # parked answers go out now, with what there is
+        if self.app.lookups is not None:
+            self.app.lookups.stop()
         self.server.shutdown()
         self.server.server_close()
         self.server.drain(grace)

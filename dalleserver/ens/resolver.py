@@ -149,6 +149,14 @@ class EnsResolver:
             raise NameNotFound(normalized)
         return address
 
+    def is_cached(self, name: str) -> bool:
+        """True when ``resolve(name)`` answers without the node: a cached answer (an
+        address or "none"), or a name it refuses outright."""
+        try:
+            return self._forward.get(normalize_name(name))[0]
+        except InvalidName:
+            return True
+
     @contextmanager
     def _cold_slot(self, name: str) -> Iterator[None]:
         """One of the ``max_cold`` slots while ``name`` needs the node; none for a cached

@@ -18,6 +18,7 @@ from dalleserver.web.cors import CorsPolicy
 from dalleserver.web.errorlog import ErrorLog
 from dalleserver.web.errors import PROTOCOL_CODES, ApiError, ErrorCode
 from dalleserver.web.guards import ClientResolver, RateLimiter
+from dalleserver.web.names import NameLookupNeeded, NameLookups
 from dalleserver.web.responses import error_response
 from dalleserver.web.route_spec import RouteSpec
 from dalleserver.web.routes import ROUTES
@@ -51,6 +52,9 @@ class App:
         self.pictures = runtime.pictures
         self.waiters = RunWaiters(runtime.board)
         self.cors = CorsPolicy(config.cors_origins)
+        resolver = runtime.resolver
+        self.lookups = (NameLookups(resolver, resolver.max_cold or 1)
+                        if resolver is not None else None)
         self.shutting_down = False
         self.started = time.time()
         self.jobs.observer = self._on_generation
@@ -114,6 +118,12 @@ class App:
                                headers={"Allow": ", ".join(allowed)})
             request.params = params
             return route.handler(self, request)
+        except NameLookupNeeded as need:
+            assert self.lookups is not None  # only raised with a resolver
+            try:
+                return self.lookups.answer_after(need.name, lambda: self._dispatch(request))
+            except ApiError as error:
+                return error_response(error, request.request_id)
         except ApiError as error:
             return error_response(error, request.request_id)
         except Exception:

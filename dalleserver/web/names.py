@@ -1,10 +1,13 @@
 """ENS names on the site: the address segment of a path resolved to an address (or a clear
 error), and the names a progress snapshot shows.
 
-A name is resolved on the HTTP thread that asks, so the resolver bounds how many names may
-wait on the node at once (more get a quick 503); cached names cost no call. A snapshot shows
-the name the request used (``dalleDress.originalName``) and the address's primary name
-(``ensName``), the latter only from the cache: a page never waits for a reverse lookup.
+A cached name costs no call. An uncached one is never looked up on an HTTP thread: the
+request is parked (a deferred answer, no thread held), a small pool of lookup threads asks
+the node, and the request is answered when the name is known. The pool is as large as the
+resolver's limit of lookups at once, and a bounded number of requests may wait for it;
+more get a quick 503. A snapshot shows the name the request used
+(``dalleDress.originalName``) and the address's primary name (``ensName``), the latter only
+from the cache: a page never waits for a reverse lookup.
 """
 
 from __future__ import annotations
@@ -12,10 +15,21 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dalleserver.ens import NameNotFound, NodeError, ResolverBusy, address_or_name
+from dalleserver.ens import (
+    EnsResolver,
+    NameNotFound,
+    NodeError,
+    ResolverBusy,
+    address_or_name,
+    looks_like_name,
+)
+from dalleserver.httpd import Response
 from dalleserver.web.errors import ApiError, ErrorCode
 
 if TYPE_CHECKING:
@@ -28,6 +42,57 @@ NODE_RETRY_AFTER = 5
 _ORIGINAL_NAME = re.compile(rb'"originalName":"(?:[^"\\]|\\.)*"')
 
 
+MAX_WAITING_LOOKUPS = 256  # requests parked for a name at once; more get a quick 503
+_inline = threading.local()  # set on lookup threads, where a name may ask the node
+
+
+class NameLookupNeeded(Exception):
+    """The path names an uncached ENS name: park the request and look it up elsewhere."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class NameLookups:
+    """Looks names up off the HTTP threads and answers the parked requests afterwards."""
+
+    def __init__(self, resolver: EnsResolver, workers: int,
+                 max_waiting: int = MAX_WAITING_LOOKUPS) -> None:
+        self.resolver = resolver
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
+                                        thread_name_prefix="ens-lookup")
+        self._waiting = threading.BoundedSemaphore(max_waiting)
+
+    def answer_after(self, name: str, answer: Callable[[], Response]) -> Response:
+        """A deferred response: ``answer()`` runs on a lookup thread, where the name may
+        be resolved through the node; SERVICE_UNAVAILABLE when too many already wait."""
+        if not self._waiting.acquire(blocking=False):
+            raise ApiError(ErrorCode.SERVICE_UNAVAILABLE,
+                           "too many ENS names are being looked up; retry shortly",
+                           headers={"Retry-After": "1"})
+
+        def run(resume: Callable[[Response], None]) -> None:
+            _inline.allowed = True
+            try:
+                resume(answer())
+            finally:
+                _inline.allowed = False
+                self._waiting.release()
+
+        def defer(resume: Callable[[Response], None]) -> None:
+            try:
+                self._pool.submit(run, resume)
+            except RuntimeError:  # shut down: the request still gets its answer
+                self._waiting.release()
+                resume(answer())
+
+        return Response(defer=defer)
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 def address_of(app: App, segment: str) -> tuple[str, str]:
     """(lower-case address, normalised ENS name or "") for the address segment of a path.
 
@@ -35,8 +100,12 @@ def address_of(app: App, segment: str) -> tuple[str, str]:
     is configured), NAME_NOT_FOUND, or SERVICE_UNAVAILABLE with Retry-After when the node
     cannot answer now.
     """
+    resolver = app.runtime.resolver
+    if (resolver is not None and looks_like_name(segment) and not resolver.is_cached(segment)
+            and not getattr(_inline, "allowed", False)):
+        raise NameLookupNeeded(segment)
     try:
-        return address_or_name(segment, app.runtime.resolver)
+        return address_or_name(segment, resolver)
     except ValueError as exc:  # a bad address or name, or a name without a node
         raise ApiError(ErrorCode.INVALID_ADDRESS, str(exc)) from None
     except NameNotFound as exc:

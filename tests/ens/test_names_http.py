@@ -227,28 +227,35 @@ def test_the_form_takes_names_when_a_node_is_configured(named) -> None:
         assert not re.fullmatch(pattern, bad), bad
 
 
-def test_cold_names_are_bounded_and_the_rest_is_refused_at_once(tmp_path, node) -> None:
+def test_cold_names_wait_off_the_http_threads_and_are_bounded(tmp_path, node) -> None:
+    from dalleserver.web.names import NameLookups
+
     breaker = CircuitBreaker("ens", failure_threshold=5, reset_timeout=30.0,
                              is_failure=is_node_failure)
     resolver = EnsResolver(RpcClient(node.url, timeout=1.0, breaker=breaker), max_cold=1)
     with running_server(tmp_path, resolver=resolver) as (client, app):
         assert client.json("GET", f"/dalle/{SERIES}/vitalik.eth")[0].status == 200  # cached
+        app.lookups = NameLookups(resolver, workers=1, max_waiting=2)
         node.fault = "hang"
         node.clear()
         slow: list = []
-        holder = threading.Thread(target=lambda: slow.append(
-            client.json("GET", f"/dalle/{SERIES}/first.eth")))
-        holder.start()
+        holders = [threading.Thread(target=lambda n=n: slow.append(
+            client.json("GET", f"/dalle/{SERIES}/{n}.eth"))) for n in ("first", "second")]
+        for holder in holders:
+            holder.start()
         wait_for(lambda: node.requests, "the first cold name reaching the node")
-        response, doc = client.json("GET", f"/dalle/{SERIES}/second.eth")
+        wait_for(lambda: len(holders) == 2 and all(h.is_alive() for h in holders),
+                 "both parked")
+        response, doc = client.json("GET", f"/dalle/{SERIES}/third.eth")
         assert response.status == 503 and response.getheader("Retry-After") == "1"
-        assert "already" in doc["error"]["message"]
-        # a cached name and a plain address need no slot
+        assert "too many" in doc["error"]["message"]
+        # parked names hold no HTTP thread: a cached name and an address answer at once
         assert client.json("GET", f"/dalle/{SERIES}/vitalik.eth")[0].status == 200
         assert client.json("GET", f"/dalle/{SERIES}/{VITALIK}")[0].status == 200
-        holder.join(30)
-        assert slow[0][0].status == 503  # the hung lookup ended by its deadline
-        assert resolver.stats()["resolutions"]["forward"]["busy"] == 1
+        assert client.server.pool.threads <= 2
+        for holder in holders:
+            holder.join(30)
+        assert [r[0].status for r in slow] == [503, 503]  # each lookup ended by its deadline
 
 
 def test_without_a_node_a_name_is_400_with_how_to_configure_one(tmp_path) -> None:
