@@ -72,6 +72,17 @@ def test_a_name_gives_the_same_picture_and_files_as_its_address(named) -> None:
     assert again["data"]["cacheHit"] and _files(output) == files
 
 
+def test_a_name_takes_an_image_extension_for_its_variants(named) -> None:
+    client, app, _node = named
+    client.get(f"/dalle/{SERIES}/vitalik.eth?generate=1")
+    wait_done(app.runtime, (SERIES, VITALIK))
+    by_name, webp = client.get(f"/dalle/{SERIES}/vitalik.eth.webp?size=64")
+    by_address, same = client.get(f"/dalle/{SERIES}/{VITALIK}.webp?size=64")
+    assert by_name.status == by_address.status == 200 and webp == same
+    assert by_name.getheader("Content-Type") == "image/webp"
+    assert app.runtime.variants.stats()["made"]["webp"] == 1
+
+
 def test_the_second_request_is_a_cache_hit_without_a_call(named) -> None:
     client, app, node = named
     response, _ = client.json("GET", f"/dalle/{SERIES}/vitalik.eth")
