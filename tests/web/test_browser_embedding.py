@@ -43,6 +43,11 @@ window.results = (async () => {
   document.body.append(img);
   await img.decode();
   out.pictureWidth = img.naturalWidth;
+  const variant = document.createElement("img");
+  variant.src = "API/dalle/empty/%(a)s.webp?size=64";
+  document.body.append(variant);
+  await variant.decode();
+  out.variantWidth = variant.naturalWidth;
   const missing = document.getElementById("missing");
   await missing.decode();
   out.placeholderWidth = missing.naturalWidth;
@@ -88,4 +93,5 @@ def test_a_page_on_another_origin(origins):
     assert results["deleteStatus"] in (401, 403, "blocked")  # no token: refused
     assert results["pictureWidth"] > 256  # the annotated picture
     assert results["placeholderWidth"] == 256  # the stand-in for the missing one
+    assert results["variantWidth"] == 64  # a small WebP variant
     assert wait_done(app.runtime, ("empty", A))["state"] == "completed"  # not deleted
