@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dalleserver.imaging.variants import FORMATS, VariantSpec, encode_variant
-from dalleserver.storage import TEMP_SUFFIX, Key, StorageError, atomic_write
+from dalleserver.storage import (
+    TEMP_SUFFIX,
+    Key,
+    StorageError,
+    atomic_write,
+    sweep_temp_files,
+)
 
 log = logging.getLogger("dalleserver.variants")
 
@@ -158,6 +164,7 @@ class VariantCache:
     def sweep(self) -> int:
         """Evict the least recently used variants until the cache fits ``max_bytes``;
         returns how many went. Crashed writers' temp files go too."""
+        sweep_temp_files(self.root, STALE_TEMP_SECONDS)
         entries = self._entries()
         total = sum(size for _, size, _ in entries)
         evicted = 0
@@ -190,9 +197,7 @@ class VariantCache:
                 except OSError:
                     continue
                 if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                    if time.time() - stat.st_mtime > STALE_TEMP_SECONDS:
-                        path.unlink(missing_ok=True)
-                    continue
+                    continue  # being written (or left by a crash: sweep_temp_files)
                 entries.append((self._used.get(path, min(stat.st_mtime, now)), stat.st_size,
                                 path))
         known = {path for _, _, path in entries}
