@@ -254,6 +254,11 @@ SETTINGS: tuple[Setting, ...] = (
             "generation triggers per client per minute, an integer (0 disables)"),
     Setting("max_connections", "TB_DALLE_MAX_CONNECTIONS", None, 512, _parse_int(1, 100_000),
             "an integer between 1 and 100000"),
+    Setting("max_connections_per_client", "TB_DALLE_MAX_CONNECTIONS_PER_CLIENT", None, 128,
+            _parse_int(0, 100_000), "connections one client address may hold, an integer "
+            "from 0 to 100000 (0: no limit; trusted proxies are not limited)"),
+    Setting("rate_limit_exempt_admin", "TB_DALLE_RATE_LIMIT_EXEMPT_ADMIN", None, False,
+            _parse_bool, "1 or 0: triggers with the admin token skip the rate limit"),
     Setting("cors_origins", "TB_DALLE_CORS_ORIGINS", None, (), _parse_origins,
             "a comma-separated list of origins such as https://app.example (or * for reads "
             "from any page)"),
@@ -321,6 +326,8 @@ class Config:
     trusted_proxies: tuple[str, ...]
     rate_limit: int
     max_connections: int
+    max_connections_per_client: int
+    rate_limit_exempt_admin: bool
     cors_origins: tuple[str, ...]
     progress_retention: float
     progress_memory_mb: int

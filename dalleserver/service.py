@@ -85,9 +85,13 @@ def create_server(config: Config, *, engine: str = "auto", timeouts: Timeouts | 
                         worker_stalled=instruments.http_worker_stalls.inc)
     server = HTTPServer((config.host, config.port), app, name=f"dalleserver/{__version__}",
                         max_connections=config.max_connections, workers=config.http_threads,
-                        engine=engine, timeouts=timeouts, hooks=hooks)
+                        engine=engine, timeouts=timeouts, hooks=hooks,
+                        max_per_client=config.max_connections_per_client,
+                        cap_exempt=app.clients.trusts)
     instruments.watch(http_in_flight=lambda: server.busy,
                       http_connections=lambda: server.connection_count)
+    if runtime.cluster is not None:  # this instance's name, known once it listens
+        instruments.label_instance(runtime.cluster.identify(server.server_address[1]))
     return Service(runtime, app, server)
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 TEXT_KINDS = ("data", "title", "terse", "prompt", "enhanced", "technical")
+# the folders a generation writes in a series folder
+SERIES_FOLDERS = ("annotated", "generated", "selector", *TEXT_KINDS)
 
 # A picture's identity everywhere: (series name, lower-case 0x address), both validated.
 Key = tuple[str, str]
@@ -19,10 +22,28 @@ FILE_MODE = 0o644
 
 
 class StorageError(Exception):
-    """A file could not be written; the message names the file and the OS reason."""
+    """A file could not be written; the message names the file and the OS reason.
+
+    ``public`` is the same without the data dir's location, for messages a client reads
+    (progress errors, error answers); the log keeps the whole message."""
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public or message
 
 
-def _reason(exc: OSError) -> str:
+# an absolute path with at least one folder, as OSError and friends quote it
+_ABSOLUTE_PATH = re.compile(r"""(?<![\w.:/~-])/(?:[^\s'"/:,;()]+/)+([^\s'"/:,;()]*)""")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with each absolute file path cut to its last part, for messages a client
+    reads: where the data dir lives is nobody's business but the operator's."""
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "…", text)
+
+
+def storage_reason(exc: OSError) -> str:
+    """The OS reason of a failed write, in words."""
     if exc.errno == errno.ENOSPC:
         return "no space left on device"
     if exc.errno == errno.EFBIG:
@@ -45,12 +66,14 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     except OSError as exc:
-        raise StorageError(f"cannot create folder {path.parent}: {_reason(exc)}") from None
+        reason = storage_reason(exc)
+        raise StorageError(f"cannot create folder {path.parent}: {reason}",
+                           f"cannot create folder {path.parent.name}: {reason}") from None
     temp = temp_name_for(path)
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except OSError as exc:
-        raise StorageError(f"cannot write {path}: {_reason(exc)}") from None
+        raise _write_error(path, exc) from None
     try:
         try:
             view = memoryview(payload)
@@ -62,14 +85,19 @@ def atomic_write(path: Path, data: bytes | str) -> None:
             os.close(fd)
         os.replace(temp, path)
     except OSError as exc:
-        _remove_quietly(temp)
-        raise StorageError(f"cannot write {path}: {_reason(exc)}") from None
+        remove_quietly(temp)
+        raise _write_error(path, exc) from None
     except BaseException:
-        _remove_quietly(temp)
+        remove_quietly(temp)
         raise
 
 
-def _remove_quietly(path: Path) -> None:
+def _write_error(path: Path, exc: OSError) -> StorageError:
+    reason = storage_reason(exc)
+    return StorageError(f"cannot write {path}: {reason}", f"cannot write {path.name}: {reason}")
+
+
+def remove_quietly(path: Path) -> None:
     try:
         os.unlink(path)
     except OSError:
@@ -153,14 +181,38 @@ class DataDir:
             try:
                 folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
             except OSError as exc:
-                raise StorageError(f"cannot create {folder}: {_reason(exc)}") from None
+                raise StorageError(f"cannot create {folder}: {storage_reason(exc)}") from None
 
     def check_writable(self) -> str | None:
-        """Prove a file can be written in the data dir; None when fine, else the reason."""
+        """Prove a generation can write: a real write in ``output/`` and ``locks/``
+        (created when missing), and write access to each series folder under ``output/``
+        and its subfolders. None when fine, else the reason, without the data dir's
+        location (readiness answers carry it to clients)."""
+        for folder in (self.output, self.locks):
+            try:
+                folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+                probe = folder / ".write_test"
+                atomic_write(probe, b"ok")
+                probe.unlink()
+            except StorageError as exc:
+                return exc.public
+            except OSError as exc:
+                return f"{folder.name}: {storage_reason(exc)}"
+        return self._series_folder_problem()
+
+    def _series_folder_problem(self) -> str | None:
+        """The first series folder (or folder in one) generation could not write to."""
         try:
-            self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-            atomic_write(self.root / ".write_test", b"ok")
-            (self.root / ".write_test").unlink()
-        except (OSError, StorageError) as exc:
-            return str(exc)
+            series = [entry for entry in os.scandir(self.output) if entry.is_dir()]
+        except OSError as exc:
+            return f"output: {storage_reason(exc)}"
+        writable = os.W_OK | os.X_OK
+        for entry in series:
+            if not os.access(entry.path, writable):
+                return f"output/{entry.name} is not writable"
+            for kind in SERIES_FOLDERS:
+                path = os.path.join(entry.path, kind)
+                if os.path.lexists(path) and not (os.path.isdir(path)
+                                                  and os.access(path, writable)):
+                    return f"output/{entry.name}/{kind} is not a writable folder"
         return None

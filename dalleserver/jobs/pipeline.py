@@ -28,7 +28,7 @@ from dalleserver.records import GenerationOptions, Identity, RecordBook
 from dalleserver.records.record import generation_stages, png_text
 from dalleserver.resilience.breaker import CircuitOpenError
 from dalleserver.resilience.retry import RetryAfterTooLong
-from dalleserver.storage import DataDir, Key, StorageError, atomic_write
+from dalleserver.storage import DataDir, Key, StorageError, atomic_write, without_paths
 
 log = logging.getLogger("dalleserver.pipeline")
 
@@ -138,14 +138,17 @@ class Pipeline:
             return Outcome("success")
         except GenerationCancelled:
             return Outcome("cancelled", CANCELLED)
-        except StorageError as exc:
-            return Outcome("failure", f"could not save the result: {exc}", "storage")
+        except StorageError as exc:  # the client reads the message; the log gets the path
+            log.warning("generation %s/%s could not save: %s", *key, exc)
+            return Outcome("failure", f"could not save the result: {exc.public}", "storage")
         except PROVIDER_FAILURES as exc:  # the manager logs the failure with its fields
             return Outcome("failure", str(exc), getattr(exc, "kind", "") or
                            type(exc).__name__, getattr(exc, "attempts", 1))
         except Exception as exc:  # the run fails; the worker and the server carry on
             log.exception("generation %s/%s failed", *key)
-            return Outcome("failure", f"generation failed: {exc}", "internal")
+            # the client reads the message without the machine's paths; the log has them
+            return Outcome("failure", f"generation failed: {without_paths(str(exc))}",
+                           "internal")
         finally:
             if lease is not None:
                 lease.release()

@@ -85,9 +85,8 @@ class HealthChecker:
     def filesystem(self) -> dict[str, Any]:
         error = self.writable_error()
         if error:
-            return _component("unhealthy", f"data dir not writable: {error}",
-                              path=str(self.data_dir.root))
-        return _component("healthy", "data dir writable", path=str(self.data_dir.root))
+            return _component("unhealthy", f"data dir not writable: {error}")
+        return _component("healthy", "data dir writable")
 
     def disk_space(self) -> dict[str, Any]:
         t = self.thresholds
@@ -131,7 +130,8 @@ class HealthChecker:
         if not self.openai_in_use or not states:
             return _component("healthy", "not in use (local or offline mode)")
         if any(s == "open" for s in states.values()):
-            status, message = "unhealthy", "circuit breaker open: provider unavailable"
+            # finished pictures are still served: a load balancer must keep the instance
+            status, message = "degraded", "circuit breaker open: provider unavailable"
         elif any(s == "half_open" for s in states.values()):
             status, message = "degraded", "circuit breaker half-open: probing the provider"
         else:

@@ -19,7 +19,8 @@ class ClientResolver:
     def __init__(self, trusted: Iterable[str]) -> None:
         self.networks = [ipaddress.ip_network(n, strict=False) for n in trusted]
 
-    def _trusted(self, ip: str) -> bool:
+    def trusts(self, ip: str) -> bool:
+        """Is ``ip`` a trusted proxy (its connections carry many clients)?"""
         try:
             address = ipaddress.ip_address(ip)
         except ValueError:
@@ -27,14 +28,14 @@ class ClientResolver:
         return any(address in network for network in self.networks)
 
     def client_ip(self, peer: str, forwarded_for: str | None) -> str:
-        if not forwarded_for or not self.networks or not self._trusted(peer):
+        if not forwarded_for or not self.networks or not self.trusts(peer):
             return peer
         for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
             try:
                 ipaddress.ip_address(hop)
             except ValueError:
                 return peer
-            if not self._trusted(hop):
+            if not self.trusts(hop):
                 return hop
         return peer
 
@@ -46,17 +47,39 @@ def is_loopback(ip: str) -> bool:
         return False
 
 
+# Headers a proxy adds: a request that carries one came through a proxy, whoever the peer is.
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def is_local(request: Request) -> bool:
+    """Asked from this machine itself: a loopback peer, asking for itself. A forwarded
+    request (a proxy on this machine, trusted or not) is never local, whatever address it
+    forwards: a remote client could name 127.0.0.1 in X-Forwarded-For."""
+    peer = request.peer or request.client_ip
+    if not is_loopback(peer) or request.client_ip != peer:
+        return False
+    headers = request.headers
+    return not any(name in headers for name in FORWARDING_HEADERS)
+
+
+def has_admin_token(request: Request, token: str) -> bool:
+    """The request carries ``Authorization: Bearer <token>`` (never true without a token)."""
+    if not token:
+        return False
+    header = request.headers.get("Authorization") or ""
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                               token.encode())
+
+
 def require_admin(request: Request, token: str) -> None:
-    """With a token: ``Authorization: Bearer <token>``. Without: loopback clients only."""
+    """With a token: ``Authorization: Bearer <token>``. Without: local clients only."""
     if token:
-        header = request.headers.get("Authorization") or ""
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
-                                                               token.encode()):
+        if has_admin_token(request, token):
             return
         raise ApiError(ErrorCode.UNAUTHORIZED,
                        "this request needs the admin token (Authorization: Bearer <token>)")
-    if not is_loopback(request.client_ip):
+    if not is_local(request):
         raise ApiError(ErrorCode.UNAUTHORIZED,
                        "destructive requests are accepted from this machine only unless an "
                        "admin token is configured")
@@ -80,8 +103,23 @@ def from_another_site(request: Request) -> bool:
     return origin not in (f"http://{host}", f"https://{host}")
 
 
+def rate_key(client: str) -> str:
+    """The bucket of a client address: IPv6 clients by their /64 (one subscriber usually
+    gets a whole /64 and could rotate through it), IPv4-mapped ones as IPv4."""
+    if ":" not in client:
+        return client
+    try:
+        address = ipaddress.IPv6Address(client.partition("%")[0])
+    except ValueError:
+        return client
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+
+
 class RateLimiter:
-    """A token bucket per client: ``per_minute`` triggers, refilled continuously."""
+    """A token bucket per client (IPv6 clients per /64, see ``rate_key``): ``per_minute``
+    triggers, refilled continuously."""
 
     def __init__(self, per_minute: int, max_clients: int = 10_000,
                  clock=time.monotonic) -> None:
@@ -97,7 +135,7 @@ class RateLimiter:
         return self.capacity > 0
 
     def _level(self, client: str, now: float) -> float:
-        tokens, stamp = self._buckets.get(client, (self.capacity, now))
+        tokens, stamp = self._buckets.get(rate_key(client), (self.capacity, now))
         return min(self.capacity, tokens + (now - stamp) * self.rate)
 
     def retry_after(self, client: str) -> int:
@@ -128,7 +166,8 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             level = self._level(client, now)
-            self._buckets[client] = (max(level - 1.0, 0.0), now)
-            self._buckets.move_to_end(client)
+            key = rate_key(client)
+            self._buckets[key] = (max(level - 1.0, 0.0), now)
+            self._buckets.move_to_end(key)
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)

@@ -326,8 +326,9 @@ def test_health_follows_the_breakers(tmp_path, api):
             with pytest.raises(RuntimeError):
                 breaker.call(fail)
         response, doc = client.json("GET", "/health")
-        assert response.status == 503
-        assert doc["data"]["components"]["openai"]["status"] == "unhealthy"
+        # every finished picture is still served: degraded, and kept by load balancers
+        assert response.status == 200 and doc["data"]["status"] == "degraded"
+        assert doc["data"]["components"]["openai"]["status"] == "degraded"
         assert doc["data"]["components"]["openai"]["breakers"]["images"] == "open"
         response, body = client.get("/metrics")
         assert ('dalleserver_circuit_breaker_state{breaker="images",state="open"} 1'

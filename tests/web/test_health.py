@@ -1,5 +1,6 @@
 """Health, liveness and readiness, including a data dir that breaks while serving."""
 
+import json
 import shutil
 import socket
 
@@ -65,3 +66,34 @@ def test_unwritable_data_dir_exits_2(tmp_path):
                      env=clean_env(HOME=str(tmp_path)))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "not writable" in result.stderr
+
+
+def test_readiness_tests_the_folders_generation_writes(tmp_path):
+    with running_server(tmp_path, backend=GatedBackend()) as (client, app):
+        app.health.write_interval = 0
+        output = app.data_dir.output
+        shutil.rmtree(output)
+        output.write_text("a file where the output folder should be")
+        response, doc = client.json("GET", "/readyz")
+        assert response.status == 503 and "output" in doc["error"]["message"]
+        assert str(tmp_path) not in doc["error"]["message"]  # no machine path to clients
+        response, doc = client.json("GET", "/health")
+        assert doc["data"]["components"]["filesystem"]["status"] == "unhealthy"
+        assert str(tmp_path) not in json.dumps(doc)
+        output.unlink()
+        (output / "empty").mkdir(parents=True)
+        (output / "empty" / "annotated").write_text("a file where a folder should be")
+        response, doc = client.json("GET", "/readyz")
+        assert response.status == 503 and "output/empty/annotated" in doc["error"]["message"]
+        (output / "empty" / "annotated").unlink()
+        assert client.json("GET", "/readyz")[0].status == 200
+
+
+def test_readiness_does_not_need_the_data_dir_root_itself(tmp_path):
+    """Generation writes below output/ and locks/ only: a root that takes no new file (here
+    its probe name is taken by a folder) does not make the server unready."""
+    with running_server(tmp_path, backend=GatedBackend()) as (client, app):
+        app.health.write_interval = 0
+        (app.data_dir.root / ".write_test").mkdir()
+        response, doc = client.json("GET", "/readyz")
+        assert response.status == 200, doc

@@ -1,0 +1,73 @@
+"""Who may do what: forwarded addresses and the admin rule, the rate limit's buckets for
+IPv6 clients, and the optional exemption of admin triggers. Every request is a real one on
+127.0.0.1; remote clients are played through X-Forwarded-For from a trusted proxy."""
+
+from __future__ import annotations
+
+import pytest
+
+from dalleserver.web.guards import RateLimiter, rate_key
+from tests.support.backends import GatedBackend
+from tests.support.server import running_server
+
+A = "0x" + "ab" * 20
+B = "0x" + "bc" * 20
+C = "0x" + "cd" * 20
+
+
+@pytest.mark.parametrize(("trusted", "forwarded"), [
+    ("127.0.0.1", "127.0.0.1"),  # every hop trusted: the resolver falls back to the peer
+    ("127.0.0.1", "::1"),  # an untrusted hop that happens to be a loopback address
+    ("127.0.0.1", "203.0.113.9, 127.0.0.1"),
+    ("", "127.0.0.1"),  # a proxy on this machine nobody declared
+])
+def test_a_forwarded_request_is_never_local(tmp_path, trusted, forwarded):
+    env = {"TB_DALLE_TRUSTED_PROXIES": trusted} if trusted else {}
+    with running_server(tmp_path, backend=GatedBackend(), env=env) as (client, _):
+        response, doc = client.json("GET", f"/dalle/empty/{A}?remove=1",
+                                    headers={"X-Forwarded-For": forwarded})
+        assert response.status == 401 and doc["error"]["code"] == "UNAUTHORIZED", forwarded
+        response, _ = client.json("POST", "/errors?clear=1", headers={"Forwarded": "for=x"})
+        assert response.status == 401
+        response, _ = client.json("GET", f"/dalle/empty/{A}?remove=1")
+        assert response.status == 200  # asked directly on this machine
+
+
+def test_ipv6_clients_share_a_bucket_per_64(tmp_path):
+    env = {"TB_DALLE_TRUSTED_PROXIES": "127.0.0.1", "TB_DALLE_RATE_LIMIT": "1"}
+    with running_server(tmp_path, backend=GatedBackend(open_gate=False), env=env) as (
+            client, _):
+        def trigger(address: str, client_ip: str) -> int:
+            return client.json("GET", f"/dalle/empty/{address}?generate=1",
+                               headers={"X-Forwarded-For": client_ip})[0].status
+
+        assert trigger(A, "2001:db8:1:2::1") == 202
+        assert trigger(B, "2001:db8:1:2:ffff::9") == 429  # same /64: same subscriber
+        assert trigger(B, "2001:db8:1:3::1") == 202  # another /64
+        assert trigger(C, "::ffff:198.51.100.7") == 202
+        assert trigger(C, "198.51.100.7") == 200  # the same client: joins its own run
+
+
+def test_rate_keys():
+    assert rate_key("198.51.100.7") == "198.51.100.7"
+    assert rate_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert rate_key("::ffff:198.51.100.7") == "198.51.100.7"
+    assert rate_key("not an address") == "not an address"
+    limiter = RateLimiter(1, clock=lambda: 0.0)
+    limiter.consume("2001:db8::1")
+    assert limiter.retry_after("2001:db8::2") > 0 and limiter.retry_after("2001:db9::1") == 0
+
+
+@pytest.mark.parametrize(("exempt", "second", "third"), [("1", 202, 202), ("0", 429, 429)])
+def test_admin_triggers_may_skip_the_rate_limit(tmp_path, exempt, second, third):
+    env = {"TB_DALLE_RATE_LIMIT": "1", "TB_DALLE_ADMIN_TOKEN": "s3cret",
+           "TB_DALLE_RATE_LIMIT_EXEMPT_ADMIN": exempt}
+    admin = {"Authorization": "Bearer s3cret"}
+    with running_server(tmp_path, backend=GatedBackend(open_gate=False), env=env) as (
+            client, _):
+        assert client.json("GET", f"/dalle/empty/{A}?generate=1", headers=admin)[0].status \
+            == 202
+        assert client.json("GET", f"/dalle/empty/{B}?generate=1", headers=admin)[0].status \
+            == second
+        # without the token the limit applies, and exempt triggers took nothing from it
+        assert client.json("GET", f"/dalle/empty/{C}?generate=1")[0].status == third
