@@ -24,6 +24,7 @@ from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.observability.instruments import Instruments
 from dalleserver.picture_index import PictureIndex
 from dalleserver.records import RecordBook
+from dalleserver.speech import SpeechMaker
 from dalleserver.storage import DataDir
 from dalleserver.webhooks import Webhooks, build_webhooks
 
@@ -47,6 +48,8 @@ class Runtime:
     spending: Spending | None = None
     # every generation's metadata record, and the index /v1/images lists
     records: RecordBook | None = None
+    # the spoken prompts of pictures (text to speech needs an API key)
+    speech: SpeechMaker | None = None
     # sizes and formats of pictures, thumbnails among them (TB_DALLE_VARIANT_CACHE_MB)
     variants: VariantCache | None = None
     # with TB_DALLE_WEBHOOK_HOSTS: callbacks POSTed when runs end
@@ -87,22 +90,48 @@ def build_provider(config: Config, instruments: Instruments,
         return None, None, {}
     from dalleserver.provider.enhance import Enhancer
     from dalleserver.provider.guard import GuardedEndpoint
-    from dalleserver.provider.http import OpenAIClient, is_breaker_failure
+    from dalleserver.provider.http import OpenAIClient
     from dalleserver.provider.images import OpenAIImageBackend
     from dalleserver.resilience.breaker import CircuitBreaker
 
     client = OpenAIClient(config.openai_api_key)
-    options: dict[str, Any] = {"failure_threshold": config.breaker_failures,
-                               "reset_timeout": config.breaker_reset,
-                               "success_threshold": config.breaker_successes,
-                               "is_failure": is_breaker_failure}
-    options.update(breaker_options or {})
+    options = _breaker_options(config, breaker_options)
     breakers = {name: CircuitBreaker(name, **options) for name in ("chat", "images")}
     chat = GuardedEndpoint("chat", breakers["chat"], instruments, **guard_options)
     images = GuardedEndpoint("images", breakers["images"], instruments, **guard_options)
     enhancer = Enhancer(config, client, chat, spending) if config.enhance_enabled else None
     backend = OpenAIImageBackend(config, client, images, spending)
     return enhancer, backend, breakers
+
+
+def _breaker_options(config: Config, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    from dalleserver.provider.http import is_breaker_failure
+
+    options: dict[str, Any] = {"failure_threshold": config.breaker_failures,
+                               "reset_timeout": config.breaker_reset,
+                               "success_threshold": config.breaker_successes,
+                               "is_failure": is_breaker_failure}
+    options.update(overrides or {})
+    return options
+
+
+def build_speech(config: Config, data_dir: DataDir, locks: LockTable,
+                 instruments: Instruments, breaker_options: dict[str, Any] | None = None,
+                 **guard_options: Any):
+    """(speech maker, its breaker or None). The speech endpoint has a breaker of its own,
+    shown in the breaker metric but not in /health: speech failing is no reason to call
+    the server unhealthy."""
+    if not config.has_api_key:
+        return SpeechMaker(data_dir, locks, None), None
+    from dalleserver.provider.guard import GuardedEndpoint
+    from dalleserver.provider.http import OpenAIClient
+    from dalleserver.provider.speech import Speaker
+    from dalleserver.resilience.breaker import CircuitBreaker
+
+    breaker = CircuitBreaker("speech", **_breaker_options(config, breaker_options))
+    endpoint = GuardedEndpoint("speech", breaker, instruments, **guard_options)
+    speaker = Speaker(config, OpenAIClient(config.openai_api_key), endpoint)
+    return SpeechMaker(data_dir, locks, speaker), breaker
 
 
 def build_records(config: Config, data_dir: DataDir, catalog: Catalog) -> RecordBook:
@@ -153,8 +182,12 @@ def build_runtime(
     jobs = JobManager(pipeline, board, workers or config.workers, config.queue_size)
     resolver = resolver or build_resolver(config, max_cold=ens_lookup_limit(config.http_threads))
     display_names = DisplayNames(resolver) if resolver is not None else None
-    # the node's breaker shows in the breaker metric, not among the OpenAI breakers of /health
+    speech, speech_breaker = build_speech(config, data_dir, locks, instruments,
+                                          breaker_options, **(guard_options or {}))
+    # the node's and the speech breakers show in the breaker metric, not in /health
     all_breakers = dict(breakers)
+    if speech_breaker is not None:
+        all_breakers["speech"] = speech_breaker
     if resolver is not None:
         instruments.watch(ens=resolver.stats)
         if resolver.rpc.breaker is not None:
@@ -164,4 +197,5 @@ def build_runtime(
                       breaker_states=lambda: {n: b.state for n, b in all_breakers.items()})
     return Runtime(config, catalog, data_dir, board, locks, pipeline, jobs, instruments,
                    pictures, breakers, resolver=resolver, display_names=display_names,
-                   spending=spending, variants=variants, webhooks=webhooks, records=records)
+                   spending=spending, variants=variants, webhooks=webhooks, records=records,
+                   speech=speech)

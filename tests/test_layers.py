@@ -14,7 +14,7 @@ LAYERS = [
     {"service"},
     {"web"},
     {"httpd"},
-    {"runtime"},
+    {"runtime", "speech"},
     {"jobs"},
     {"imaging", "provider", "ens", "webhooks", "records", "series_store"},
     {"resilience", "observability", "dress", "packaging"},

@@ -103,6 +103,18 @@ class OpenAIClient:
         return text.replace(self._api_key, "[redacted]") if self._api_key else text
 
     def post_json(self, url: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+        raw = self.post(url, payload, timeout)
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise ProviderError(BAD_RESPONSE, f"{self.label} sent an answer that is not "
+                                              "JSON") from None
+        if not isinstance(doc, dict):
+            raise ProviderError(BAD_RESPONSE, f"{self.label} sent an unexpected answer")
+        return doc
+
+    def post(self, url: str, payload: dict[str, Any], timeout: float) -> bytes:
+        """POST JSON and return the answer's bytes (speech answers with audio)."""
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json",
@@ -126,14 +138,7 @@ class OpenAIClient:
         except (http.client.HTTPException, ConnectionError, OSError) as exc:
             raise ProviderError(CONNECTION, f"the connection to {self.label} failed: "
                                             f"{type(exc).__name__}") from None
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            raise ProviderError(BAD_RESPONSE, f"{self.label} sent an answer that is not "
-                                              "JSON") from None
-        if not isinstance(doc, dict):
-            raise ProviderError(BAD_RESPONSE, f"{self.label} sent an unexpected answer")
-        return doc
+        return raw
 
     def _http_error(self, exc: urllib.error.HTTPError) -> ProviderError:
         status = exc.code

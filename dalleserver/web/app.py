@@ -112,8 +112,10 @@ class App:
                 return (self.cors.preflight(request, allowed)
                         or Response(204, b"", "", {"Allow": ", ".join(allowed)}))
             if kind is Match.PARTIAL:
-                raise ApiError(ErrorCode.METHOD_NOT_ALLOWED,
-                               f"{request.method} is not allowed on {route.name}",
+                # the v1 API answers the original's code for it (with Allow, unlike it)
+                code = (ErrorCode.INVALID_INPUT_METHOD if route.name.startswith("/v1/")
+                        else ErrorCode.METHOD_NOT_ALLOWED)
+                raise ApiError(code, f"{request.method} is not allowed on {route.name}",
                                details={"allowed": list(allowed)},
                                headers={"Allow": ", ".join(allowed)})
             request.params = params

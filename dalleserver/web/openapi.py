@@ -7,24 +7,35 @@ from typing import Any
 
 from dalleserver import __version__
 from dalleserver.web.errors import ErrorCode
-from dalleserver.web.route_spec import JSON, RouteSpec
+from dalleserver.web.route_spec import HTML, JSON, RouteSpec
 
 ALWAYS = {405: (JSON,), 500: (JSON,)}  # any route: wrong method, or an unexpected error
 DESCRIPTIONS = {
     200: "success", 202: "generation queued", 206: "partial content (a byte range)",
     304: "not modified", 400: "bad request", 401: "admin token or loopback client needed",
     404: "not found (or an ENS name without an address)", 405: "method not allowed",
+    409: "conflict: made with other databases or another series definition",
+    413: "request body too large", 415: "request body is not JSON",
     416: "range not satisfiable", 429: "rate limited, or the spending budget is used up",
-    500: "unexpected error",
+    500: "unexpected error", 502: "the image provider failed",
     503: "unavailable (queue full, not ready, shutting down, Ethereum node unavailable)",
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 
-def _content(status: int, media: tuple[str, ...]) -> dict[str, Any]:
-    if status >= 400:
+def _content(status: int, media: tuple[str, ...], data: dict[str, Any] | None = None
+             ) -> dict[str, Any]:
+    if status >= 400 and HTML not in media:  # errors are the envelope, pages are HTML
         return {JSON: {"schema": _ERROR_REF}}
-    return {m: {"schema": {}} for m in media}
+    return {m: {"schema": _envelope(data) if m == JSON and data is not None else {}}
+            for m in media}
+
+
+def _envelope(data: dict[str, Any]) -> dict[str, Any]:
+    """A success envelope around ``data``'s schema."""
+    return {"type": "object", "required": ["success", "data", "request_id"],
+            "properties": {"success": {"const": True}, "data": data,
+                           "request_id": {"type": "string"}}}
 
 
 def _operation(spec: RouteSpec, method: str) -> dict[str, Any]:
@@ -37,7 +48,8 @@ def _operation(spec: RouteSpec, method: str) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, media in sorted({**spec.answers, **ALWAYS}.items()):
         answer: dict[str, Any] = {"description": DESCRIPTIONS.get(status, str(status))}
-        content = _content(status, media)
+        data = spec.data.get(status) if method != "HEAD" else None
+        content = _content(status, media, data)
         if content:
             answer["content"] = content
         responses[str(status)] = answer
@@ -46,6 +58,9 @@ def _operation(spec: RouteSpec, method: str) -> dict[str, Any]:
                           "responses": responses}
     if params:
         op["parameters"] = params
+    if spec.body is not None and method in ("POST", "PUT", "PATCH"):
+        op["requestBody"] = {"required": spec.body_required,
+                             "content": {JSON: {"schema": spec.body}}}
     return op
 
 

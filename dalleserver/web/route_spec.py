@@ -33,7 +33,10 @@ FLAG = {"type": "string", "enum": ["1", "0", "true", "false", "yes", "no", "on",
 @dataclass(frozen=True)
 class RouteSpec:
     """One route. ``answers`` maps each status the route itself can give to its media
-    types; every route may also answer 405 and 500 (added for the OpenAPI document)."""
+    types; every route may also answer 405 and 500 (added for the OpenAPI document).
+    ``body`` is the JSON Schema of a JSON request body (the handler validates against the
+    same schema, see ``json_body``), ``data`` the schema of the envelope's ``data`` by
+    status, so clients and schemathesis know both."""
 
     template: str
     handler: Callable[..., Any]
@@ -42,6 +45,9 @@ class RouteSpec:
     methods: tuple[str, ...] = ("GET",)
     query: tuple[Param, ...] = ()
     admin: bool = False  # some requests need the admin rule of CONTRACT §4.4
+    body: dict[str, Any] | None = None
+    body_required: bool = True
+    data: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def path(self) -> str:

@@ -4,6 +4,7 @@ can answer. The router, the ``/`` listing and the OpenAPI document are all built
 from __future__ import annotations
 
 from dalleserver.imaging.variants import FORMATS, WIDTHS
+from dalleserver.web import v1_schemas as v1
 from dalleserver.web.route_spec import (
     ANY,
     FLAG,
@@ -16,7 +17,19 @@ from dalleserver.web.route_spec import (
     Param,
     RouteSpec,
 )
-from dalleserver.web.views import dalle, files, gallery, live, ops
+from dalleserver.web.views import (
+    dalle,
+    files,
+    gallery,
+    live,
+    ops,
+    speech,
+    v1_databases,
+    v1_generate,
+    v1_images,
+    v1_jobs,
+    v1_series,
+)
 
 # /dalle/<series>/<address>.<ext>: the picture's variants (web/views/variants.py)
 VARIANT_TYPES = tuple(f.media_type for f in FORMATS.values() if f.media_type != PNG)
@@ -26,6 +39,22 @@ VARIANT_PARAMS = (
     Param("raw", "with an image extension: 1 for the picture before annotation", FLAG),
     Param("v", "with an image extension: the picture's ETag (unquoted); cached for a year "
           "when it is the current one"),
+)
+
+AUDIO = "audio/mpeg"
+V1_WRITE_ANSWERS = {200: (JSON,), 400: (JSON,), 401: (JSON,), 404: (JSON,), 409: (JSON,),
+                    413: (JSON,), 415: (JSON,), 500: (JSON,)}
+V1_MAKE = {**V1_WRITE_ANSWERS, 202: (JSON,), 429: (JSON,), 502: (JSON,), 503: (JSON,)}
+V1_LIST_PARAMS = (
+    Param("limit", "records per page (default 100)",
+          {"type": "integer", "minimum": 1, "maximum": 500}),
+    Param("cursor", "the Next-Cursor of the previous page"),
+    Param("sort", "input (default: input, series, seed), -input, newest or oldest",
+          {"type": "string", "enum": ["input", "-input", "newest", "oldest"]}),
+    Param("series", "only this series"),
+    Param("archived", "0 (default) leaves archived records out, 1 adds them, only",
+          {"type": "string", "enum": ["0", "1", "exclude", "include", "only"]}),
+    Param("inputPrefix", "only records whose input starts with this text"),
 )
 
 ROUTES: tuple[RouteSpec, ...] = (
@@ -102,4 +131,85 @@ ROUTES: tuple[RouteSpec, ...] = (
                      Param("clear", "with POST: 1 resets the report", FLAG)),
               admin=True),
     RouteSpec("/openapi.json", ops.openapi, "this API as OpenAPI 3.1", {200: (JSON,)}),
+    RouteSpec("/dalle/{series}/{address}/speech", speech.dalle_speech,
+              "the prompt read aloud (MP3, made once through OpenAI's speech endpoint); 503 "
+              "without an API key",
+              {200: (AUDIO,), 206: (AUDIO,), 304: (), 400: (JSON,), 404: (JSON,), 416: (),
+               429: (JSON,), 500: (JSON,), 503: (JSON,)}),
+    # -- the v1 JSON API (docs/api.md; the original's codes: invalid_input, ...) ----------
+    RouteSpec("/v1/images", v1_images.list_images,
+              "image records, a page at a time (next page: Link rel=next, Next-Cursor)",
+              {200: (JSON,), 400: (JSON,)}, query=V1_LIST_PARAMS,
+              data={200: v1.IMAGE_LIST}),
+    RouteSpec("/v1/images/generate", v1_generate.generate,
+              "make prompts (200) or a picture (202 with the job and Location; Prefer: "
+              "wait=N answers the result when done first) for any text input or seed "
+              "(admin)", V1_MAKE, methods=("POST",), body=v1.GENERATE_BODY,
+              data={200: v1.GENERATE_RESULT, 202: v1.JOB}, admin=True),
+    RouteSpec("/v1/images/preview", v1_generate.preview,
+              "the prompts and record of an input or seed, never a picture (admin)",
+              V1_WRITE_ANSWERS, methods=("POST",), body=v1.GENERATE_BODY,
+              data={200: v1.GENERATE_RESULT}, admin=True),
+    RouteSpec("/v1/images/{id}", v1_images.get_image,
+              "one record by imageId or seed (active first, then archived)",
+              {200: (JSON,), 400: (JSON,), 404: (JSON,)}, data={200: v1.IMAGE_ITEM}),
+    RouteSpec("/v1/images/{id}", v1_images.delete_image,
+              "archive a picture: PNGs and record move to archives/ (admin; undo: restore)",
+              {200: (JSON,), 400: (JSON,), 401: (JSON,), 404: (JSON,)},
+              methods=("DELETE",), data={200: v1.DELETED}, admin=True),
+    RouteSpec("/v1/images/{id}/restore", v1_images.restore_image,
+              "bring an archived picture back (admin)",
+              {200: (JSON,), 400: (JSON,), 401: (JSON,), 404: (JSON,)}, methods=("POST",),
+              data={200: v1.RESTORED}, admin=True),
+    RouteSpec("/v1/images/{id}/regenerate", v1_generate.regenerate,
+              "make a recorded picture again as it was made; 409 when the databases or the "
+              "series changed since, unless force (admin)", V1_MAKE, methods=("POST",),
+              body=v1.REGENERATE_BODY, body_required=False,
+              data={200: v1.GENERATE_RESULT, 202: v1.JOB}, admin=True),
+    RouteSpec("/v1/images/{id}/export", v1_images.export_image,
+              "write a picture's texts into a folder of the data dir (admin)",
+              V1_WRITE_ANSWERS, methods=("POST",), body=v1.EXPORT_BODY,
+              body_required=False, data={200: v1.EXPORTED}, admin=True),
+    RouteSpec("/v1/images/{id}/speech", speech.image_speech,
+              "a recorded picture's prompt read aloud (MP3); 503 without an API key",
+              {200: (AUDIO,), 206: (AUDIO,), 304: (), 400: (JSON,), 404: (JSON,), 416: (),
+               429: (JSON,), 500: (JSON,), 502: (JSON,), 503: (JSON,)}),
+    RouteSpec("/v1/jobs/{series}/{seed}", v1_jobs.job,
+              "a generation job: state, progress and, once completed, the result",
+              {200: (JSON,), 400: (JSON,), 404: (JSON,)}, data={200: v1.JOB}),
+    RouteSpec("/v1/jobs/{series}/{seed}/events", v1_jobs.job_events,
+              "a job's progress as Server-Sent Events", {200: (SSE,), 400: (JSON,),
+                                                        404: (JSON,)}),
+    RouteSpec("/v1/series", v1_series.list_series,
+              "series, built-in and user, sorted by name",
+              {200: (JSON,), 400: (JSON,)},
+              query=(Param("includeHidden", "1 lists hidden series too", FLAG),
+                     Param("onlyHidden", "1 lists hidden series only", FLAG)),
+              data={200: v1.SERIES_LIST}),
+    RouteSpec("/v1/series/{name}", v1_series.get_series, "one series (hidden ones too)",
+              {200: (JSON,), 404: (JSON,)}, data={200: v1.SERIES}),
+    RouteSpec("/v1/series/{name}", v1_series.put_series,
+              "create or replace a user series; built-in ones are read-only (admin)",
+              V1_WRITE_ANSWERS, methods=("PUT",), body=v1.SERIES_BODY,
+              data={200: v1.SERIES}, admin=True),
+    RouteSpec("/v1/series/{name}/hidden", v1_series.hide_series,
+              "hide a user series or show it again (admin)",
+              V1_WRITE_ANSWERS, methods=("POST",), body=v1.HIDDEN_BODY,
+              data={200: v1.SERIES}, admin=True),
+    RouteSpec("/v1/databases", v1_databases.list_databases,
+              "the database manifest (one element)", {200: (JSON,)},
+              data={200: v1.MANIFEST_LIST}),
+    RouteSpec("/v1/databases/{version}", v1_databases.get_database,
+              "the manifest of this version", {200: (JSON,), 404: (JSON,)},
+              data={200: v1.MANIFEST}),
+    RouteSpec("/v1/databases/{version}/records/{name}", v1_databases.database_records,
+              "the rows of one database (the version segment is not checked)",
+              {200: (JSON,), 400: (JSON,), 404: (JSON,)},
+              query=(Param("limit", "rows (default 200; out of 1-10000 is the default)",
+                           {"type": "integer"}),),
+              data={200: v1.DATABASE_RECORDS}),
+    RouteSpec("/v1/validate", v1_databases.validate,
+              "check the database manifest and that the files are the ones loaded (admin)",
+              {200: (JSON,), 401: (JSON,), 500: (JSON,)}, methods=("POST",),
+              data={200: v1.VALID}, admin=True),
 )

@@ -1,0 +1,124 @@
+"""The v1 API's JSON shapes (reference upstream-v1.md) as JSON Schema: request bodies, which
+``json_body`` checks requests against, and the ``data`` of answers. The route table hands
+both to the OpenAPI document, so what is documented is what is enforced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dalleserver.dress.series import FILTER_FIELDS
+
+TEXT = {"type": "string"}
+FLAG = {"type": "boolean"}
+MAX_INPUT = 4096
+
+
+def _body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _shape(properties: dict[str, Any], required: tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(required)}
+
+
+# -- request bodies --------------------------------------------------------------------
+GENERATE_BODY = _body({
+    "input": {"type": "string", "maxLength": MAX_INPUT,
+              "description": "any text; its sha256 is the seed unless seed is given"},
+    "seed": {"type": "string", "maxLength": 64 + 2,
+             "description": "an Ethereum address (the /dalle picture of it) or 64 hex"},
+    "series": {"type": "string", "maxLength": 100, "description": "default empty"},
+    "recipe": {"type": "string", "maxLength": 100, "description": "a recorded name"},
+    "backstyle": {"type": "string", "maxLength": 2000,
+                  "description": "the background treatment instead of the default"},
+    "enhance": {**FLAG, "description": "enhance the prompt with the chat model"},
+    "image": {**FLAG, "description": "make the picture"},
+    "annotate": {**FLAG, "description": "add the caption band (needs image)"},
+    "force": {**FLAG, "description": "make it again, even when made with other databases"},
+})
+REGENERATE_BODY = _body({"force": {**FLAG, "description": "even when the databases or the "
+                                   "series changed since the picture was made"}})
+EXPORT_ITEMS = ("Prompt", "Data", "Title", "Terse", "Enhanced", "Technical")
+EXPORT_BODY = _body({
+    "dir": {"type": "string", "maxLength": 512,
+            "description": "a folder relative to the data dir (default "
+                           "output/<series>/exports/<seed>)"},
+    **{f"include{item}": FLAG for item in EXPORT_ITEMS},
+})
+_FILTER = {"type": ["array", "null"], "maxItems": 2000,
+           "items": {"type": "string", "maxLength": 500}}
+SERIES_BODY = _body({
+    "last": {"type": "integer", "minimum": -(2 ** 31), "maximum": 2 ** 31 - 1},
+    "suffix": {"type": "string", "maxLength": 100},
+    "purpose": {"type": "string", "maxLength": 2000},
+    "deleted": {**FLAG, "description": "ignored: hide a series with POST .../hidden"},
+    **{name: _FILTER for name in FILTER_FIELDS},
+    "colorLimit": {"type": "string", "maxLength": 200},
+    "modifiedAt": {"type": "string", "maxLength": 64, "description": "ignored"},
+    "version": {"type": "string", "maxLength": 64},
+    "source": {"type": "string", "maxLength": 64, "description": "ignored"},
+})
+HIDDEN_BODY = _body({"hidden": {**FLAG, "description": "true hides, false shows (default)"}})
+
+# -- answers ---------------------------------------------------------------------------
+_STAGE = _shape({"status": TEXT, "error": TEXT}, ("status",))
+RECORD = _shape({
+    "metadataVersion": TEXT, "imageId": TEXT, "input": TEXT, "seed": TEXT,
+    "series": _shape({"name": TEXT, "hash": TEXT, "source": TEXT}, ("name",)),
+    "recipe": _shape({"name": TEXT, "version": TEXT}, ("name", "version")),
+    "database": _shape({"version": TEXT, "archiveHash": TEXT}, ("version", "archiveHash")),
+    "selectedRecords": {"type": "array", "items": _shape(
+        {"attribute": TEXT, "database": TEXT, "rowIndex": {"type": "integer"},
+         "record": TEXT}, ("attribute", "database", "rowIndex", "record"))},
+    "prompts": {"type": "object", "additionalProperties": TEXT},
+    "artifacts": {"type": "object", "additionalProperties": TEXT},
+    "stages": {"type": "object", "additionalProperties": _STAGE},
+    "status": _shape({"completed": FLAG, "cacheHit": FLAG}, ("completed", "cacheHit")),
+    "generation": {"type": "object"},
+}, ("metadataVersion", "imageId", "input", "seed", "series", "recipe"))
+IMAGE_ITEM = _shape({"path": TEXT, "metadata": RECORD, "archived": FLAG},
+                    ("path", "metadata", "archived"))
+IMAGE_LIST = {"type": "array", "items": IMAGE_ITEM}
+GENERATE_RESULT = _shape({
+    "input": TEXT, "seed": TEXT, "series": TEXT, "recipe": TEXT, "metadataPath": TEXT,
+    "generatedPath": TEXT, "annotatedPath": TEXT, "metadata": RECORD,
+}, ("input", "seed", "series", "recipe", "metadata"))
+JOB = _shape({
+    "series": TEXT, "seed": TEXT,
+    "state": {"type": "string",
+              "enum": ["queued", "running", "completed", "failed", "cancelled"]},
+    "progress": {"type": "object", "description": "the progress JSON of /dalle"},
+    "location": TEXT, "events": TEXT,
+    "result": {"anyOf": [GENERATE_RESULT, {"type": "null"}]},
+}, ("series", "seed", "state", "progress", "location", "events", "result"))
+DELETED = _shape({"deleted": FLAG, "archived": {"type": "array", "items": TEXT}},
+                 ("deleted",))
+RESTORED = _shape({"restored": FLAG, "moved": {"type": "array", "items": TEXT}},
+                  ("restored",))
+EXPORTED = _shape({"dir": TEXT, "files": {"type": "object", "additionalProperties": TEXT}},
+                  ("dir", "files"))
+_LIST = {"type": ["array", "null"], "items": TEXT}
+SERIES = _shape({
+    "last": {"type": "integer"}, "suffix": TEXT, "purpose": TEXT, "deleted": FLAG,
+    **{name: _LIST for name in FILTER_FIELDS},
+    "colorLimit": TEXT, "modifiedAt": TEXT, "version": TEXT, "source": TEXT,
+}, ("suffix",))
+SERIES_LIST = {"type": "array", "items": SERIES}
+MANIFEST = _shape({
+    "version": TEXT, "archiveHash": TEXT,
+    "files": {"type": "array", "items": _shape(
+        {"name": TEXT, "path": TEXT, "hash": TEXT, "rows": {"type": "integer"},
+         "columns": {"type": "array", "items": TEXT}, "source": TEXT},
+        ("name", "path", "hash", "rows", "columns"))},
+}, ("version", "archiveHash", "files"))
+MANIFEST_LIST = {"type": "array", "items": MANIFEST}
+DATABASE_RECORDS = _shape({
+    "name": TEXT, "version": TEXT, "columns": {"type": "array", "items": TEXT},
+    "records": {"type": "array", "items": _shape(
+        {"key": TEXT, "values": {"type": "array", "items": TEXT}}, ("key", "values"))},
+}, ("name", "version", "records"))
+VALID = _shape({"valid": FLAG}, ("valid",))
