@@ -17,15 +17,19 @@ if TYPE_CHECKING:
 
 
 def flag(request: Request, name: str) -> bool:
-    """A yes/no query flag: absent is no, an unknown spelling is INVALID_REQUEST."""
+    """A yes/no query flag, the same on every route: absent is no; ``1``/``0`` (or true/
+    false, yes/no, on/off) say yes or no; anything else, an empty value included, is
+    INVALID_REQUEST naming the flag. Repeated, the first value counts (as in the original,
+    whose ``url.Values.Get`` reads the first)."""
     if not request.has(name):
         return False
     value = (request.arg(name) or "").strip().lower()
     if value in TRUE_WORDS:
         return True
-    if value in FALSE_WORDS or value == "":
-        return name == "remove" and value == ""  # a bare ?remove counts, like the original
-    raise ApiError(ErrorCode.INVALID_REQUEST, f"?{name}= takes 1 or 0, got {value!r}")
+    if value in FALSE_WORDS:
+        return False
+    raise ApiError(ErrorCode.INVALID_REQUEST, f"?{name}= takes 1 or 0, got {value[:32]!r}",
+                   details={"parameter": name})
 
 
 def resolve_key(app: App, request: Request) -> Key:

@@ -13,6 +13,9 @@ JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 SSE_TYPE = "text/event-stream; charset=utf-8"
+# Envelopes, errors and reports change from one request to the next (progress, health,
+# metrics): no cache, browser or proxy, may keep one.
+NO_STORE = "no-store"
 
 
 def rfc3339_now() -> str:
@@ -23,13 +26,13 @@ def envelope(data: Any, request_id: str, status: int = 200,
              headers: dict[str, str] | None = None) -> Response:
     """``{"success": true, "data": ..., "request_id": ...}``."""
     doc = {"success": True, "data": data, "request_id": request_id}
-    return Response(status, _dumps(doc), JSON_TYPE, dict(headers or {}))
+    return Response(status, _dumps(doc), JSON_TYPE, {"Cache-Control": NO_STORE, **(headers or {})})
 
 
 def envelope_json(data_json: bytes, request_id: str, status: int = 200) -> Response:
     """An envelope around data that is already JSON (cached progress snapshots)."""
     body = b'{"success":true,"data":' + data_json + b',"request_id":' + _dumps(request_id) + b"}"
-    return Response(status, body, JSON_TYPE)
+    return Response(status, body, JSON_TYPE, {"Cache-Control": NO_STORE})
 
 
 def error_response(error: ApiError, request_id: str, data: Any = None) -> Response:
@@ -46,7 +49,7 @@ def error_response(error: ApiError, request_id: str, data: Any = None) -> Respon
     doc: dict[str, Any] = {"success": False, "error": body, "request_id": request_id}
     if data is not None:
         doc["data"] = data
-    headers = dict(error.headers)
+    headers = {"Cache-Control": NO_STORE, **error.headers}
     if error.code is ErrorCode.UNAUTHORIZED:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="dalleserver"')
     return Response(error.status, _dumps(doc), JSON_TYPE, headers,
@@ -54,7 +57,7 @@ def error_response(error: ApiError, request_id: str, data: Any = None) -> Respon
 
 
 def text_response(text: str, status: int = 200, content_type: str = TEXT_TYPE) -> Response:
-    return Response(status, text.encode("utf-8"), content_type)
+    return Response(status, text.encode("utf-8"), content_type, {"Cache-Control": NO_STORE})
 
 
 def json_document(doc: Any) -> Response:

@@ -89,8 +89,13 @@ def test_keep_alive_serves_many_requests_on_one_connection(server):
 def test_series_route(server):
     client, _ = server
     response, doc = client.json("GET", "/series")
-    names = [s["suffix"] for s in doc["data"]["series"]]
+    names = doc["data"]["series"]  # the original's shape: names and their count
     assert names == sorted(names) and "empty" in names and doc["data"]["count"] == len(names)
+    response, doc = client.json("GET", "/series?details=1")
+    assert [s["suffix"] for s in doc["data"]["series"]] == names
+    assert doc["data"]["count"] == len(names)
+    response, doc = client.json("GET", "/series?details=maybe")
+    assert response.status == 400 and doc["error"]["details"] == {"parameter": "details"}
 
 
 def test_handler_exception_is_500_and_server_keeps_serving(server):

@@ -1,6 +1,8 @@
-"""Who may do what: forwarded addresses and the admin rule, the rate limit's buckets for
-IPv6 clients, and the optional exemption of admin triggers. Every request is a real one on
-127.0.0.1; remote clients are played through X-Forwarded-For from a trusted proxy."""
+"""Who may do what and what a client reads: forwarded addresses and the admin rule, the
+rate limit's buckets for IPv6 clients and the exemption of admin triggers, flags with one
+meaning, encoded slashes and no caching of dynamic answers. Every request
+is a real one on 127.0.0.1; remote clients are played through X-Forwarded-For from a
+trusted proxy."""
 
 from __future__ import annotations
 
@@ -71,3 +73,56 @@ def test_admin_triggers_may_skip_the_rate_limit(tmp_path, exempt, second, third)
             == second
         # without the token the limit applies, and exempt triggers took nothing from it
         assert client.json("GET", f"/dalle/empty/{C}?generate=1")[0].status == third
+
+
+def test_flags_have_one_meaning_and_the_first_value_counts(tmp_path):
+    from tests.web.test_dalle import wait_done
+
+    with running_server(tmp_path, backend=GatedBackend()) as (client, _):
+        path = f"/dalle/empty/{A}"
+        client.json("GET", path + "?generate=1")
+        wait_done(client, path)
+        for query in ("remove=0", "remove=false", "remove=no", "remove=off",
+                      "remove=0&remove=1"):
+            response, _ = client.get(f"{path}?{query}")  # a plain GET: the picture
+            assert response.status == 200, query
+            assert response.getheader("Content-Type") == "image/png", query
+        for query in ("remove", "remove=", "remove=2", "generate=", "generate=yes%20please"):
+            response, doc = client.json("GET", f"{path}?{query}")
+            name = query.partition("=")[0]
+            assert response.status == 400, query
+            assert doc["error"]["details"] == {"parameter": name}
+            assert f"?{name}=" in doc["error"]["message"]
+        response, doc = client.json("GET", f"{path}?remove=1&remove=0")
+        assert response.status == 200 and doc["data"]["removed"] is True
+
+
+def test_an_encoded_slash_never_reaches_another_route(tmp_path):
+    from tests.web.test_dalle import wait_done
+
+    with running_server(tmp_path, backend=GatedBackend()) as (client, _):
+        path = f"/dalle/empty/{A}"
+        client.json("GET", path + "?generate=1")
+        wait_done(client, path)
+        response, doc = client.json("GET", f"/dalle/empty%2F{A}")  # one segment: no address
+        assert response.status == 400 and doc["error"]["code"] == "MISSING_PARAMETER"
+        response, doc = client.json("GET", f"{path}%2Fevents")
+        assert response.status == 400 and doc["error"]["code"] == "INVALID_ADDRESS"
+        response, _ = client.get(f"/dalle/%65mpty/{A}")  # an escaped letter is that letter
+        assert response.getheader("Content-Type") == "image/png"
+
+
+def test_dynamic_answers_are_never_stored(tmp_path):
+    from tests.web.test_dalle import wait_done
+
+    with running_server(tmp_path, backend=GatedBackend()) as (client, app):
+        path = f"/dalle/empty/{A}"
+        client.json("GET", path + "?generate=1")
+        wait_done(client, path)
+        for route in (f"{path}?generate=1", "/health", "/readyz", "/livez", "/metrics",
+                      "/metrics?format=json", "/series", "/errors", "/errors?format=json",
+                      "/nowhere", f"/dalle/empty/{B}", "/health?check=bogus"):
+            response, _ = client.get(route)
+            assert response.getheader("Cache-Control") == "no-store", route
+        response, _ = client.get(f"{path}/events")
+        assert response.getheader("Cache-Control") == "no-store"

@@ -27,8 +27,13 @@ def index(app: App, request: Request) -> Response:
 
 
 def series(app: App, request: Request) -> Response:
-    """The visible series with their filters."""
-    items = [s.to_json_dict() for s in app.catalog.series.all(include_hidden=False)]
+    """The visible series' names, as the original answers; with ``?details=1`` each
+    series' definition (its filters) instead of its name."""
+    visible = app.catalog.series.all(include_hidden=False)
+    if flag(request, "details"):
+        items: list = [s.to_json_dict() for s in visible]
+    else:
+        items = [s.suffix for s in visible]
     return envelope({"series": items, "count": len(items)}, request.request_id)
 
 
