@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import ipaddress
 import os
 import urllib.parse
@@ -22,7 +23,7 @@ IMAGE_BACKENDS = ("auto", "openai", "local", "none")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # Never printed: describe() says set/unset, and a bad value is not repeated in the error.
-SECRET_SETTINGS = ("openai_api_key", "admin_token", "rpc_url", "webhook_secret")
+SECRET_SETTINGS = ("openai_api_key", "admin_token", "rpc_url", "webhook_secret", "redis_url")
 
 
 class ConfigError(Exception):
@@ -97,6 +98,30 @@ def _parse_rpc_url(text: str) -> str:
     # .port raises ValueError for a port that is not a number from 0 to 65535
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.port == 0:
         raise ValueError("not an http:// or https:// URL")
+    return value
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _parse_redis_url(text: str) -> str:
+    """A Redis or Valkey URL (redis://, rediss:// or unix://), kept whole: it may hold a
+    password."""
+    value = text.strip()
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in REDIS_SCHEMES or not (parts.hostname or parts.path):
+        raise ValueError("not a redis://, rediss:// or unix:// URL")
+    if parts.scheme != "unix" and parts.port == 0:
+        raise ValueError("port 0")
+    return value
+
+
+def _parse_instance(text: str) -> str:
+    """A name for this instance: printable, no spaces (it is a metric label and a Redis
+    consumer name)."""
+    value = text.strip()
+    if not 1 <= len(value) <= 100 or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(text)
     return value
 
 
@@ -282,6 +307,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("webhook_deadline", "TB_DALLE_WEBHOOK_DEADLINE", None, 900.0,
             _parse_positive_duration, "how long a webhook is retried, a positive "
             + DURATION_FORM),
+    Setting("redis_url", "TB_DALLE_REDIS_URL", "--redis-url", "", _parse_redis_url,
+            "a redis://, rediss:// or unix:// URL of Redis or Valkey",
+            "cluster mode: coordinate instances through this Redis or Valkey"),
+    Setting("redis_prefix", "TB_DALLE_REDIS_PREFIX", None, "dalle", _parse_instance,
+            "a name without spaces that prefixes every Redis key of this deployment"),
+    Setting("instance", "TB_DALLE_INSTANCE", "--instance", "", _parse_instance,
+            "a name without spaces, 1 to 100 characters",
+            "this instance's name in cluster mode (default host:port)"),
+    Setting("reclaim_after", "TB_DALLE_RECLAIM_AFTER", None, 30.0, _parse_positive_duration,
+            "how long a stopped instance's generations wait before another takes them "
+            "over, a positive " + DURATION_FORM),
     Setting("log_level", "TB_DALLE_LOG_LEVEL", "--log-level", "info", _parse_choice(LOG_LEVELS),
             "one of " + ", ".join(LOG_LEVELS), "debug, info, warning or error"),
     Setting("log_format", "TB_DALLE_LOG_FORMAT", "--log-format", "text",
@@ -336,6 +372,10 @@ class Config:
     webhook_hosts: tuple[str, ...]
     webhook_secret: bytes = field(repr=False)
     webhook_deadline: float
+    redis_url: str = field(repr=False)  # may hold a password
+    redis_prefix: str
+    instance: str
+    reclaim_after: float
     log_level: str
     log_format: str
     env_file: Path | None = None
@@ -485,6 +525,9 @@ def load_config(
         resolved = configured
 
     values.update(_cost_settings(values, sources, paid_images=resolved == "openai"))
+    if values["redis_url"] and importlib.util.find_spec("redis") is None:
+        raise ConfigError(f"{sources['redis_url']}: cluster mode needs the redis client "
+                          "library: pip install 'dalleserver[cluster]'")
     if values["webhook_hosts"] and not values["webhook_secret"]:
         raise ConfigError(f"{sources['webhook_hosts']}: webhooks are signed: set "
                           f"TB_DALLE_WEBHOOK_SECRET too ({WEBHOOK_SECRET_FORM})")

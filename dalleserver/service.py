@@ -154,6 +154,8 @@ def run_server(config: Config) -> int:
     if problem:
         raise StartupError(f"data dir {config.data_dir} is not writable: {problem}")
     service = _create_or_explain(config)
+    if service.runtime.cluster is not None:  # every line names the instance
+        setup_logging(config.log_level, config.log_format, service.runtime.cluster.instance)
     _report_startup(service)
     serving = service.start()
     stop = threading.Event()
@@ -219,6 +221,9 @@ def _report_startup(service: Service) -> None:
     resolver = service.runtime.resolver
     log.info("ENS names: %s", f"through the Ethereum node {resolver.node}" if resolver
              else "off (no TB_DALLE_RPC_URL)")
+    cluster = service.runtime.cluster
+    if cluster is not None:
+        log.info("cluster mode: instance %s, Redis at %s", cluster.instance, cluster.link.url)
     for path, reason in catalog.series.errors:
         log.warning("skipped series file %s: %s", path, reason)
     host, port = _shown_address(service.server)

@@ -47,6 +47,7 @@ class HealthChecker:
         thresholds: Thresholds = Thresholds(),
         write_interval: float = 5.0,
         ethereum_node: Callable[[], dict[str, Any]] | None = None,
+        coordination: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.queue_depth = queue_depth
@@ -57,6 +58,8 @@ class HealthChecker:
         self.write_interval = write_interval
         # with TB_DALLE_RPC_URL: the ENS resolver's state (healthy or degraded, never worse)
         self.ethereum_node = ethereum_node
+        # cluster mode: the Redis the instances share, and this instance's name
+        self.coordination = coordination
         self.started = time.monotonic()
         self._write_checked = 0.0
         self._write_error: str | None = None
@@ -148,10 +151,15 @@ class HealthChecker:
         }
         if self.ethereum_node is not None:
             components["ethereum_node"] = self.ethereum_node()
+        if self.coordination is not None:
+            components["coordination"] = self.coordination()
         worst = max(components.values(), key=lambda c: RANK[c["status"]])["status"]
-        return {
+        report = {
             "status": worst,
             "version": __version__,
             "uptime_seconds": round(time.monotonic() - self.started, 3),
             "components": components,
         }
+        if self.coordination is not None:
+            report["instance"] = components["coordination"].get("instance", "")
+        return report

@@ -67,7 +67,7 @@ class Instruments:
 
     SOURCES = ("queue_depth", "in_flight", "breaker_states", "http_in_flight",
                "http_connections", "queue_capacity", "ens", "budget", "progress",
-               "webhooks_pending", "variants")
+               "webhooks_pending", "variants", "cluster")
 
     def __init__(self) -> None:
         self.sources: dict[str, Callable[[], Any]] = dict.fromkeys(self.SOURCES, _zero)
@@ -78,6 +78,7 @@ class Instruments:
         self.sources["budget"] = _unknown  # (unit, limit, remaining) with TB_DALLE_BUDGET
         self.sources["progress"] = dict  # the progress board's memory(): runs kept, bytes
         self.sources["variants"] = dict  # the variant cache's stats(): made, evicted, bytes
+        self.sources["cluster"] = _unknown  # cluster mode: {"up", "reclaimed"}
         sources = self.sources
         r = self.registry = Registry()
         r.gauge("dalleserver_up", "1 while the server is running", callback=lambda: 1.0)
@@ -148,6 +149,7 @@ class Instruments:
         self._cost_families(r)
         self._webhook_families(r)
         self._variant_families(r)
+        self._cluster_families(r)
         r.gauge("process_resident_memory_bytes", "Resident memory size in bytes",
                 callback=process.resident_memory_bytes)
         r.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes",
@@ -265,6 +267,26 @@ class Instruments:
                        "to keep the cache within TB_DALLE_VARIANT_CACHE_MB", part("evicted"))
         r.gauge("dalleserver_image_variant_cache_bytes", "Bytes in the image variant cache "
                 "at its last sweep", callback=part("bytes"))
+
+    def _cluster_families(self, r: Registry) -> None:
+        """Cluster mode (TB_DALLE_REDIS_URL); no sample on a single host."""
+        sources = self.sources
+
+        def part(name: str) -> Callable[[], float | None]:
+            def read() -> float | None:
+                stats = sources["cluster"]()
+                return None if stats is None else float(stats[name])
+            return read
+
+        r.gauge("dalleserver_cluster_store_up", "1 while the Redis the instances share "
+                "answers, 0 while it does not (new runs are refused meanwhile)",
+                callback=part("up"))
+        r.counter_func("dalleserver_cluster_jobs_reclaimed_total", "Jobs this instance took "
+                       "over from an instance that stopped", part("reclaimed"))
+
+    def label_instance(self, instance: str) -> None:
+        """Cluster mode: every sample carries ``instance`` (this instance's name)."""
+        self.registry.const_labels = {"instance": instance}
 
     def watch(self, **sources: Callable[[], Any]) -> None:
         """Attach the live sources gauges read (names in ``SOURCES``)."""

@@ -11,10 +11,24 @@ import time
 _STANDARD = set(vars(logging.makeLogRecord({})))
 
 
+class InstanceField(logging.Filter):
+    """Cluster mode: every record carries this instance's name (``instance``)."""
+
+    def __init__(self, instance: str) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.instance = self.instance
+        return True
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        line = f"{stamp}Z {record.levelname:<7} {record.getMessage()}"
+        instance = getattr(record, "instance", "")
+        where = f"[{instance}] " if instance else ""
+        line = f"{stamp}Z {record.levelname:<7} {where}{record.getMessage()}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -37,9 +51,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
-def setup_logging(level: str = "info", fmt: str = "text") -> None:
+def setup_logging(level: str = "info", fmt: str = "text", instance: str = "") -> None:
+    """Log lines to stderr; with ``instance`` (cluster mode) each names this instance."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if instance:
+        handler.addFilter(InstanceField(instance))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -256,6 +256,7 @@ class Registry:
     def __init__(self) -> None:
         self._metrics: dict[str, Metric] = {}
         self._lock = threading.Lock()
+        self.const_labels: dict[str, str] = {}  # on every sample of the text format
 
     def register(self, metric: Metric) -> Metric:
         with self._lock:
@@ -291,10 +292,13 @@ class Registry:
         lines: list[str] = []
         with self._lock:
             metrics = list(self._metrics.values())
+        const = ",".join(f'{n}="{escape_label(v)}"' for n, v in self.const_labels.items())
         for metric in metrics:
             lines.append(f"# HELP {metric.name} {escape_help(metric.help)}")
             lines.append(f"# TYPE {metric.name} {metric.kind}")
             for suffix, labels, value in metric.samples():
+                if const:
+                    labels = "{" + const + ("," + labels[1:] if labels else "}")
                 lines.append(f"{metric.name}{suffix}{labels} {format_value(value)}")
         return "\n".join(lines) + "\n"
 
