@@ -90,7 +90,11 @@ ROUTES: tuple[RouteSpec, ...] = (
               {400: (JSON,)}),
     RouteSpec("/dalle", dalle.dalle_missing, "incomplete: answers MISSING_PARAMETER",
               {400: (JSON,)}),
-    RouteSpec("/series", ops.series, "the series, built-in and user, sorted", {200: (JSON,)}),
+    RouteSpec("/series", ops.series, "the names of the series, built-in and user, sorted; "
+              "?details=1 gives each series' definition instead",
+              {200: (JSON,), 400: (JSON,)},
+              query=(Param("details", "1 lists each series' definition (its filters)",
+                           FLAG),)),
     RouteSpec("/files/{path:.*}", files.files, "read-only files under the output folder",
               {200: (ANY,), 206: (ANY,), 304: (), 404: (JSON,), 416: ()}),
     RouteSpec("/preview", gallery.preview,
@@ -110,7 +114,9 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("/thumbs/{series}/{address}", gallery.thumbnail,
               "a downscaled JPEG of an annotated image, cached",
               {200: (JPEG,), 206: (JPEG,), 304: (), 400: (JSON,), 404: (JSON,), 416: (),
-               503: (JSON,)}),
+               503: (JSON,)},
+              query=(Param("v", "the picture's version (the gallery's URLs carry one, so a "
+                                "new picture gets a new URL)"),)),
     RouteSpec("/health", ops.health, "health report; ?check=liveness|readiness",
               {200: (JSON,), 400: (JSON,), 503: (JSON,)},
               query=(Param("check", "liveness or readiness",
