@@ -159,3 +159,16 @@ def test_snapshot_json_parses_with_urls(held):
     for url in (urls["image"], urls["thumbnail"], urls["annotated"]):
         assert client.get(url)[0].status == 200, url
     json.dumps(doc)
+
+
+def test_a_versioned_picture_url_is_cached_for_long(held):
+    client, app, backend = held
+    backend.gate.set()
+    _, doc = client.json("GET", f"/dalle/empty/{A[10]}?generate=1&wait=30")
+    urls = doc["data"]["urls"]
+    response, _ = client.get(urls["image"])
+    assert "immutable" in response.getheader("Cache-Control")
+    assert client.get(f"/dalle/empty/{A[10]}?v=stale")[0].getheader("Cache-Control") == \
+        "public, max-age=60"
+    response, body = client.get(urls["webp256"])
+    assert response.getheader("Content-Type") == "image/webp" and body[:4] == b"RIFF"

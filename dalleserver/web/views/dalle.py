@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dalleserver.httpd import Request, Response
-from dalleserver.httpd.files import etag_for
 from dalleserver.imaging.placeholder import placeholder_png
 from dalleserver.jobs.manager import QueueFull, ShuttingDown
 from dalleserver.storage import Key
@@ -20,7 +20,13 @@ from dalleserver.web.params import flag, resolve_key, resolve_target
 from dalleserver.web.responses import SSE_TYPE, envelope, envelope_json, sse_event
 from dalleserver.web.triggers import submit_trigger
 from dalleserver.web.views.files import send_file
-from dalleserver.web.views.variants import dalle_variant, names_variant
+from dalleserver.web.views.variants import (
+    IMMUTABLE,
+    dalle_variant,
+    names_variant,
+    picture_version,
+    variant_url,
+)
 from dalleserver.web.waiters import requested_wait
 
 if TYPE_CHECKING:
@@ -64,7 +70,7 @@ def _current(app: App, request: Request, key: Key, name: str, status: int = 200,
     else the progress JSON (``status`` while the run is not done)."""
     png = app.data_dir.annotated(*key)
     if (picture or wants_image(request)) and png.is_file():
-        return send_file(request, png, cache_control="public, max-age=60")
+        return send_file(request, png, cache_control=_picture_cache_control(request, png))
     if wants_image(request):
         return placeholder_response(request, key)
     body = app.board.snapshot_json(key) or b"{}"
@@ -132,18 +138,31 @@ def poll_url(key: Key) -> str:
     return f"/dalle/{key[0]}/{key[1]}"
 
 
+def _picture_cache_control(request: Request, png: Path) -> str:
+    """A URL that names the picture's version (``?v=<ETag>``) may be cached for a year:
+    a new picture has a new version; the plain URL only for a minute."""
+    version = request.arg("v")
+    try:
+        current = picture_version(png) if version else ""
+    except OSError:
+        current = ""
+    return IMMUTABLE if version and version == current else "public, max-age=60"
+
+
 def with_urls(app: App, key: Key, body: bytes) -> bytes:
-    """A finished snapshot gains ``urls``: where its picture, thumbnail and files are."""
+    """A finished snapshot gains ``urls``: where its picture, a small WebP variant, its
+    thumbnail and its files are (the picture's URLs name its version)."""
     png = app.data_dir.annotated(*key)
     if not body.endswith(b"}") or body == b"{}" or not png.is_file():
         return body
     series, address = key
     try:
-        version = etag_for(png.stat()).strip('"')
+        version = picture_version(png)
     except OSError:
         return body
     urls = {
         "image": f"/dalle/{series}/{address}?v={version}",
+        "webp256": variant_url(key, "webp", 256, version=version),
         "thumbnail": f"/thumbs/{series}/{address}?v={version}",
         "annotated": f"/files/{series}/annotated/{address}.png",
         "generated": f"/files/{series}/generated/{address}.png",
