@@ -141,3 +141,20 @@ def _runtime(tmp_path, backend, workers=2):
     rt = build_runtime(config, backend=backend)
     rt.jobs.start()
     return rt
+
+
+def test_cancel_a_job_waiting_for_another_process(tmp_path):
+    rt = _runtime(tmp_path, GatedBackend(), workers=1)
+    held = ("empty", ADDRESSES[8])
+    lease = rt.locks.try_acquire(*held)
+    rt.jobs.submit_key(held)
+    deadline = time.monotonic() + 10
+    while WAITING_FOR_LOCK not in (rt.board.snapshot(held) or {}).get("notes", []):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert rt.jobs.cancel(held) == "cancelled"
+    snap = rt.board.snapshot(held)
+    assert snap["done"] and snap["state"] == "cancelled" and rt.jobs.queue_depth == 0
+    assert rt.jobs.cancel(held) == "none"
+    lease.release()
+    rt.jobs.stop()
