@@ -274,9 +274,11 @@ class JobManager:
             except Exception:  # pipeline.run reports failures itself; this is a last guard
                 log.exception("worker crashed on %s/%s", *job.key)
                 outcome = Outcome("failure", "generation failed: internal error")
-            if outcome.kind == "locked":
+            if outcome.kind == "locked" and not job.cancel.is_set():
                 self._defer(job)
                 continue
+            if outcome.kind == "locked":  # cancelled while it waited for the lock
+                outcome = Outcome("cancelled", CANCELLED_BY_REQUEST)
             if outcome.kind == "cancelled" and job.cancel_reason:
                 outcome = Outcome("cancelled", job.cancel_reason)
             if outcome.kind == "failure":
