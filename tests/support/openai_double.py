@@ -1,8 +1,9 @@
 """A scriptable stand-in for the OpenAI HTTP API: a real server on 127.0.0.1, for tests.
 
-It answers ``POST /v1/chat/completions`` ("chat") and ``POST /v1/images/generations``
-("images"), and serves ``GET /v1/files/<id>.png`` for URL-style image answers. What each
-call gets is scripted per endpoint; an exhausted script answers with a success::
+It answers ``POST /v1/chat/completions`` ("chat"), ``POST /v1/images/generations``
+("images") and ``POST /v1/audio/speech`` ("speech", a few bytes of audio), and serves
+``GET /v1/files/<id>.png`` for URL-style image answers. What each call gets is scripted
+per endpoint; an exhausted script answers with a success::
 
     with OpenAIDouble() as api:
         api.script("images", rate_limited(retry_after="1"), server_error(503))
@@ -35,7 +36,10 @@ from typing import Any
 ENDPOINTS = {
     "/v1/chat/completions": "chat",
     "/v1/images/generations": "images",
+    "/v1/audio/speech": "speech",
 }
+# not a playable MP3, but shaped like one: an ID3 header and an MPEG frame sync
+FAKE_MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" + bytes(64)
 FILES_PREFIX = "/v1/files/"
 
 _ids = itertools.count(1)
@@ -215,6 +219,19 @@ class _Reset(Action):
         exchange.reset()
 
 
+class _OkSpeech(Action):
+    def __init__(self, audio: bytes) -> None:
+        self.audio = audio
+
+    def perform(self, exchange: Exchange) -> None:
+        exchange.send(200, self.audio, {"Content-Type": "audio/mpeg"})
+
+
+def ok_speech(audio: bytes = FAKE_MP3) -> Action:
+    """200 with ``audio`` as ``audio/mpeg``, as the speech endpoint answers."""
+    return _OkSpeech(audio)
+
+
 def ok_chat(content: str = "Enhanced prompt text") -> Action:
     """200 with a chat.completion whose single choice says ``content``."""
     return _OkChat(content)
@@ -362,7 +379,8 @@ class OpenAIDouble:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._scripts: dict[str, deque[Action]] = {"chat": deque(), "images": deque()}
+        self._scripts: dict[str, deque[Action]] = {"chat": deque(), "images": deque(),
+                                                   "speech": deque()}
         self._files: dict[str, tuple[bytes, int, float]] = {}
         self._closing = threading.Event()
         self.requests: list[dict[str, Any]] = []
@@ -398,9 +416,11 @@ class OpenAIDouble:
     # -- scripting and inspection --------------------------------------------------------------
 
     def script(self, endpoint: str, *actions: Action) -> OpenAIDouble:
-        """Queue ``actions`` for the next calls to ``endpoint`` ("chat" or "images")."""
+        """Queue ``actions`` for the next calls to ``endpoint`` ("chat", "images" or
+        "speech")."""
         if endpoint not in self._scripts:
-            raise ValueError(f"unknown endpoint {endpoint!r}; use 'chat' or 'images'")
+            raise ValueError(f"unknown endpoint {endpoint!r}; use 'chat', 'images' or "
+                             "'speech'")
         with self._lock:
             self._scripts[endpoint].extend(actions)
         return self
@@ -411,7 +431,7 @@ class OpenAIDouble:
             return len(self._scripts[endpoint])
 
     def calls(self, endpoint: str) -> int:
-        """How many requests reached ``endpoint`` ("chat", "images" or "files")."""
+        """How many requests reached ``endpoint`` ("chat", "images", "speech", "files")."""
         with self._lock:
             return sum(1 for r in self.requests if r["endpoint"] == endpoint)
 
@@ -427,6 +447,8 @@ class OpenAIDouble:
             self.requests.append(request)
 
     def _default_action(self, endpoint: str | None) -> Action:
+        if endpoint == "speech":
+            return ok_speech()
         return ok_chat() if endpoint == "chat" else ok_image_b64()
 
     def _action_for(self, request: dict[str, Any]) -> Action:

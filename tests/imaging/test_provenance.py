@@ -1,0 +1,60 @@
+"""Provenance inside the picture: PNG text chunks with the input, series, title, prompt,
+imageId, database hash and server version, equal to the record's; the local renderer's
+bytes stay the same run to run; variants carry the chunks where the format allows."""
+
+import io
+import json
+
+from PIL import Image
+
+from dalleserver import __version__
+from dalleserver.imaging.backends import encode_png
+from tests.conftest import run_cli
+from tests.support.server import running_server, wait_done
+
+A = "0x" + "5c" * 20
+
+
+def test_chunks_round_trip_through_pillow_in_their_order():
+    text = {"Title": "a wren", "Description": "ünïcode ✓", "dalle:imageId": "sha256:ab"}
+    data = encode_png(Image.new("RGB", (4, 4)), text)
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.text == text and list(image.text) == list(text)
+    assert data.count(b"iTXt") == 3
+    assert encode_png(Image.new("RGB", (4, 4)), text) == data
+
+
+def test_a_cli_picture_carries_its_record_and_is_the_same_in_every_run(tmp_path):
+    pictures = []
+    for run in ("one", "two"):
+        data = tmp_path / run
+        result = run_cli("generate", "empty", A, "--data-dir", str(data))
+        assert result.returncode == 0, result.stderr
+        pictures.append((data / "output/empty/annotated" / f"{A}.png").read_bytes())
+        record = json.loads((data / "output/empty/metadata" / f"{A}.json").read_text())
+    assert pictures[0] == pictures[1]
+    with Image.open(io.BytesIO(pictures[0])) as image:
+        text = image.text
+    assert text["dalle:imageId"] == record["imageId"]
+    assert text["dalle:address"] == A == record["input"] == record["seed"]
+    assert text["dalle:series"] == "empty"
+    assert text["dalle:databaseHash"] == record["database"]["archiveHash"]
+    assert text["Title"] == record["prompts"]["titlePrompt"]
+    assert text["Description"] == record["prompts"]["enhancedPrompt"]
+    assert text["Software"] == f"dalleserver {__version__}" == "dalleserver " + \
+        text["dalle:serverVersion"]
+    assert record["generation"]["backend"] == "local"
+    assert record["generation"]["rendererVersion"].startswith("dalleserver-local")
+
+
+def test_variants_keep_the_provenance(tmp_path):
+    with running_server(tmp_path) as (client, app):
+        client.json("GET", f"/dalle/empty/{A}?generate=1")
+        wait_done(app.runtime, ("empty", A))
+        for extension in ("webp", "jpg"):
+            response, body = client.get(f"/dalle/empty/{A}.{extension}?size=320")
+            assert response.status == 200, extension
+            with Image.open(io.BytesIO(body)) as image:
+                xmp = image.info.get("xmp") or b""
+            xmp = xmp.encode() if isinstance(xmp, str) else xmp
+            assert b"dalle:imageId" in xmp and b"sha256:" in xmp, extension
