@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dalleserver.config import Config
 from dalleserver.costs.budget import Budget
@@ -16,6 +16,7 @@ from dalleserver.dress import Catalog
 from dalleserver.ens import DisplayNames, EnsResolver, build_resolver
 from dalleserver.imaging.backends import ImageBackend, backend_for
 from dalleserver.imaging.variant_cache import VariantCache
+from dalleserver.jobs.interface import BoardView, JobQueue
 from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.manager import JobManager
 from dalleserver.jobs.phase_stats import PhaseStats
@@ -28,16 +29,19 @@ from dalleserver.speech import SpeechMaker
 from dalleserver.storage import DataDir
 from dalleserver.webhooks import Webhooks, build_webhooks
 
+if TYPE_CHECKING:
+    from dalleserver.cluster import Cluster
+
 
 @dataclass
 class Runtime:
     config: Config
     catalog: Catalog
     data_dir: DataDir
-    board: ProgressBoard
-    locks: LockTable
+    board: BoardView  # what readers see: this process's board, or the cluster's facade
+    locks: Any  # LockTable, or the Redis locks in cluster mode
     pipeline: Pipeline
-    jobs: JobManager
+    jobs: JobQueue  # JobManager, or ClusterJobManager in cluster mode
     instruments: Instruments
     pictures: PictureIndex
     breakers: dict[str, Any] = field(default_factory=dict)
@@ -54,6 +58,8 @@ class Runtime:
     variants: VariantCache | None = None
     # with TB_DALLE_WEBHOOK_HOSTS: callbacks POSTed when runs end
     webhooks: Webhooks | None = None
+    # with TB_DALLE_REDIS_URL: the instances' shared queue, locks, progress and rate limit
+    cluster: Cluster | None = None
 
 
 def ens_lookup_limit(http_threads: int) -> int:
@@ -162,7 +168,13 @@ def build_runtime(
     catalog = catalog or Catalog(config.data_dir)
     board = ProgressBoard(PhaseStats(data_dir.phase_stats), config.progress_retention,
                           memory_budget=config.progress_memory_mb << 20)
-    locks = LockTable(data_dir.locks, ttl=config.lock_ttl)
+    cluster = None
+    if config.redis_url:  # cluster mode; the redis library is imported only then
+        from dalleserver.cluster import connect
+
+        cluster = connect(config, board)
+    locks = cluster.locks if cluster else LockTable(data_dir.locks, ttl=config.lock_ttl)
+    view = cluster.view if cluster else board
     instruments = Instruments()
     spending = build_spending(config, data_dir, instruments, budget_clock)
     enhancer, openai_backend, breakers = build_provider(config, instruments, breaker_options,
@@ -176,10 +188,12 @@ def build_runtime(
     records = build_records(config, data_dir, catalog)
     pipeline = Pipeline(catalog, data_dir, backend, board, locks, enhancer, pictures,
                         spending, variants, records=records)
-    webhooks = build_webhooks(config, board, instruments, **(webhook_options or {}))
+    webhooks = build_webhooks(config, view, instruments, **(webhook_options or {}))
     if webhooks is not None:
         instruments.watch(webhooks_pending=lambda: webhooks.dispatcher.pending)
-    jobs = JobManager(pipeline, board, workers or config.workers, config.queue_size)
+    jobs = (cluster.job_manager(pipeline, board, workers or config.workers, config.queue_size)
+            if cluster else JobManager(pipeline, board, workers or config.workers,
+                                       config.queue_size))
     resolver = resolver or build_resolver(config, max_cold=ens_lookup_limit(config.http_threads))
     display_names = DisplayNames(resolver) if resolver is not None else None
     speech, speech_breaker = build_speech(config, data_dir, locks, instruments,
@@ -193,9 +207,11 @@ def build_runtime(
         if resolver.rpc.breaker is not None:
             all_breakers["ens"] = resolver.rpc.breaker
     instruments.watch(progress=board.memory, queue_capacity=lambda: jobs.queue_size)
+    if cluster:
+        instruments.watch(cluster=cluster.stats)
     instruments.watch(queue_depth=lambda: jobs.queue_depth, in_flight=lambda: jobs.in_flight,
                       breaker_states=lambda: {n: b.state for n, b in all_breakers.items()})
-    return Runtime(config, catalog, data_dir, board, locks, pipeline, jobs, instruments,
+    return Runtime(config, catalog, data_dir, view, locks, pipeline, jobs, instruments,
                    pictures, breakers, resolver=resolver, display_names=display_names,
                    spending=spending, variants=variants, webhooks=webhooks, records=records,
-                   speech=speech)
+                   speech=speech, cluster=cluster)

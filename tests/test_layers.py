@@ -15,6 +15,8 @@ LAYERS = [
     {"web"},
     {"httpd"},
     {"runtime", "speech"},
+    # cluster mode: the jobs' and the board's interfaces over Redis
+    {"cluster"},
     {"jobs"},
     {"imaging", "provider", "ens", "webhooks", "records", "series_store"},
     {"resilience", "observability", "dress", "packaging"},

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dalleserver.config import Config
 from dalleserver.httpd import Exchange, Headers, ProtocolError, Request, Response
 from dalleserver.httpd.router import Match, Router
+from dalleserver.jobs.interface import CoordinationUnavailable
 from dalleserver.observability.health import HealthChecker
 from dalleserver.runtime import Runtime
 from dalleserver.web.cors import CorsPolicy
@@ -45,8 +46,11 @@ class App:
             breaker_states=self.breaker_states,
             openai_in_use=config.image_backend == "openai" or config.enhance_enabled,
             ethereum_node=runtime.resolver.state if runtime.resolver is not None else None,
+            coordination=runtime.cluster.health if runtime.cluster is not None else None,
         )
-        self.limiter = RateLimiter(config.rate_limit)
+        # cluster mode: one limit per client across the instances
+        self.limiter = (runtime.cluster.rate_limiter(config.rate_limit) if runtime.cluster
+                        else RateLimiter(config.rate_limit))
         self.clients = ClientResolver(config.trusted_proxies)
         self.errors = ErrorLog()
         self.pictures = runtime.pictures
@@ -73,6 +77,8 @@ class App:
         error = self.health.writable_error()
         if error:
             return False, f"data dir not writable: {error}"
+        if self.runtime.cluster is not None:
+            return self.runtime.cluster.readiness()
         return True, "ready"
 
     def _on_generation(self, outcome: str, seconds: float) -> None:
@@ -128,6 +134,10 @@ class App:
                 return error_response(error, request.request_id)
         except ApiError as error:
             return error_response(error, request.request_id)
+        except CoordinationUnavailable as exc:  # cluster mode, Redis away: from any view
+            return error_response(ApiError(
+                ErrorCode.SERVICE_UNAVAILABLE, str(exc),
+                headers={"Retry-After": str(exc.retry_after)}), request.request_id)
         except Exception:
             log.exception("request %s %s failed [%s]", request.method, request.path,
                           request.request_id)
