@@ -6,7 +6,7 @@ Usage: python bench/scale.py [--divide K]   (K divides every size, for a quick l
 The application is driven in-process through its real handler (routing, views, jobs,
 progress board, picture index, files on disk in a temp dir), so the ratios show the app's
 own work without the noise of a load generator. Defaults: 1k/10k kept runs, 1k/10k queued
-jobs, 3k/30k pictures, 30/300 user series.
+jobs, 3k/30k pictures, 3k/30k image records, 30/300 user series.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dalleserver.config import load_config  # noqa: E402
 from dalleserver.httpd.messages import Headers, Request  # noqa: E402
+from dalleserver.records.index import RecordIndex, RecordQuery, encode_cursor  # noqa: E402
 from dalleserver.service import create_server  # noqa: E402
 from dalleserver.web.app import App  # noqa: E402
 
@@ -185,6 +186,91 @@ def record_exchange(app: App, method: str, target: str) -> None:
                         "127.0.0.1"), 0.001)
 
 
+# -- image records (/v1/images) ---------------------------------------------------------
+def post(app: App, target: str, doc: dict) -> bytes:
+    request = Request("POST", target, target, target, {},
+                      Headers([("Content-Type", "application/json")]), "127.0.0.1", "bench",
+                      body=json.dumps(doc).encode())
+    response = app.handle(request)
+    assert response.status < 300, (target, response.status, response.body[:200])
+    return response.body
+
+
+def records(root: Path, count: int) -> tuple[float, float, float, dict[str, float]]:
+    """(CPU ms of the first /v1/images after start: the one scan that reads every record,
+    bytes of RSS per indexed record, CPU us per new record, CPU us per call of each
+    listing and lookup) with ``count`` records in two series, written as generations
+    write them (one JSON file per picture)."""
+    folder = root / f"records{count}"
+    app = make_app(folder)
+    template = json.loads(post(app, "/v1/images/generate", {"input": "template"}))["data"]
+    (folder / template["metadataPath"]).unlink()
+    record = template["metadata"]
+    for series in ("empty", "nocturne"):
+        (folder / "output" / series / "metadata").mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        series, seed = ("empty", "nocturne")[i % 2], f"{i:064x}"
+        doc = {**record, "input": f"input {i:06d}", "seed": seed, "imageId": f"sha256:{seed}",
+               "series": {**record["series"], "name": series}}
+        path = folder / "output" / series / "metadata" / f"{seed}.json"
+        path.write_text(json.dumps(doc, indent=2))
+    app = make_app(folder)  # a fresh start: the index is built by the first listing
+    before = rss_kb()
+    started = time.process_time()
+    call(app, "/v1/images")
+    first = (time.process_time() - started) * 1000
+    per_record = (rss_kb() - before) * 1024 / count
+    middle = count // 2
+    cursor = encode_cursor((f"input {middle:06d}", ("empty", "nocturne")[middle % 2],
+                            f"{middle:064x}", 0))
+    started = time.process_time()
+    for i in range(50):
+        post(app, "/v1/images/generate", {"input": f"new {i}"})
+    write = (time.process_time() - started) / 50 * 1e6
+    targets = {
+        "first page, input order (100 records)": "/v1/images",
+        "a middle page by its cursor": f"/v1/images?cursor={cursor}",
+        "newest page": "/v1/images?sort=newest",
+        "one series, newest": "/v1/images?series=nocturne&sort=newest",
+        "selective input prefix, newest": f"/v1/images?inputPrefix=input%20{middle // 10:05d}"
+                                          "&sort=newest",
+        "broad input prefix, newest": "/v1/images?inputPrefix=input&sort=newest",
+        "one record by imageId": f"/v1/images/sha256:{middle:064x}",
+    }
+    costs = {name: per_call_us(app, [target]) for name, target in targets.items()}
+    # the index alone, without reading the records of the page from their files
+    index = app.runtime.records.index
+    for name, query in (("index only: newest page", RecordQuery(sort="newest")),
+                        ("index only: one series by input", RecordQuery(series="nocturne")),
+                        ("index only: broad prefix, newest",
+                         RecordQuery(sort="newest", prefix="input"))):
+        costs[name] = index_us(index, query)
+    return first, per_record, write, costs
+
+
+def index_us(index: RecordIndex, query: RecordQuery) -> float:
+    """Median CPU microseconds of one page from the record index."""
+    rounds = []
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(200):
+            index.page(query)
+        rounds.append((time.process_time() - started) / 200 * 1e6)
+    return sorted(rounds)[2]
+
+
+def print_records(scale: int, root: Path) -> None:
+    sizes = (3000 // scale, 30000 // scale)
+    (first_s, _, write_s, small), (first_l, per_record, write_l, large) = (
+        records(root, n) for n in sizes)
+    print(f"image records {sizes[0]:,} -> {sizes[1]:,} (two series)")
+    print(f"  first /v1/images after start (one scan): {first_s:.1f} -> {first_l:.1f} ms; "
+          f"RSS per indexed record at {sizes[1]:,}: {per_record:,.0f} bytes")
+    print("  " + growth_line("a new record (prompts-only generate)", write_s, write_l, "us"))
+    for name in small:
+        print("  " + growth_line(name, small[name], large[name], "us"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--divide", type=int, default=1, help="divide every size by this")
@@ -217,6 +303,8 @@ def main() -> int:
               f"{first_l / 1000:.1f} ms")
         print("  " + growth_line("/preview (newest page and a middle page)", page_s, page_l,
                                  "us"))
+
+        print_records(scale, root)
 
         series = (max(30 // scale, 3), max(300 // scale, 30))
         cost_s, cost_l = (user_series(root, n) for n in series)

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -28,6 +28,8 @@ log = logging.getLogger("dalleserver.records")
 SORTS = ("input", "-input", "newest", "oldest")
 ARCHIVED_CHOICES = ("exclude", "include", "only")
 HIDDEN_SUFFIX = ".deleted"  # a hidden series' output folder
+# an input prefix matching at most this many records is sorted by time from its range
+PREFIX_RANGE_LIMIT = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,17 @@ def decode_cursor(text: str, order: str) -> tuple:
     return tuple(key)
 
 
+def _ordered_after(entries: list[RecordEntry], query: RecordQuery) -> list[RecordEntry]:
+    """``entries`` in the query's order, those past its cursor."""
+    key = ORDERS[query.order]
+    ordered = sorted(entries, key=key, reverse=query.descending)
+    if query.cursor is None:
+        return ordered
+    if query.descending:
+        return [e for e in ordered if key(e) < query.cursor]
+    return [e for e in ordered if key(e) > query.cursor]
+
+
 def _successor(prefix: str) -> str:
     """The smallest text greater than every text that starts with ``prefix``."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1) if ord(prefix[-1]) < 0x10FFFF else prefix
@@ -144,17 +157,30 @@ class RecordIndex:
         """One page of entries and the cursor of the next page ("" after the last)."""
         parts = {"exclude": [False], "include": [False, True], "only": [True]}[query.archived]
         series = {query.series, query.series + HIDDEN_SUFFIX} if query.series else None
-        after, where, stop = self._prefix_bounds(query)
         key = ORDERS[query.order]
         found: list[RecordEntry] = []
         for archived in parts:
-            found += self._parts[archived].collect(
-                query.order, query.limit + 1, descending=query.descending, series=series,
-                after=after, where=where, stop=stop)
+            found += self._collect(self._parts[archived], query, series)
         found.sort(key=key, reverse=query.descending)
         page = found[:query.limit]
         more = len(found) > query.limit
         return page, encode_cursor(key(page[-1])) if more and page else ""
+
+    def _collect(self, part: FolderIndex[RecordEntry], query: RecordQuery,
+                 series: set[str] | None) -> list[RecordEntry]:
+        """``limit + 1`` entries of one part. An input prefix in time order is answered
+        from the prefix's range in input order when that range is small (a selective
+        prefix), else by walking the time order (a broad one fills a page quickly)."""
+        if query.prefix and query.order == "time":
+            wanted = replace(query, sort="input", cursor=None, limit=PREFIX_RANGE_LIMIT)
+            after, where, stop = self._prefix_bounds(wanted)
+            matches = part.collect("input", PREFIX_RANGE_LIMIT + 1, series=series, after=after,
+                                   where=where, stop=stop)
+            if len(matches) <= PREFIX_RANGE_LIMIT:
+                return _ordered_after(matches, query)[:query.limit + 1]
+        after, where, stop = self._prefix_bounds(query)
+        return part.collect(query.order, query.limit + 1, descending=query.descending,
+                            series=series, after=after, where=where, stop=stop)
 
     def _prefix_bounds(self, query: RecordQuery):
         """(start after, filter, stop at) for a query: an input prefix in input order is a

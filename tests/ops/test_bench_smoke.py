@@ -24,7 +24,8 @@ def test_dress_and_generate_benchmarks_run():
 
 def test_scale_benchmark_runs():
     out = _run("bench/scale.py", "--divide", "100")
-    for needle in ("kept runs", "queued jobs", "pictures", "user series", "/metrics"):
+    for needle in ("kept runs", "queued jobs", "pictures", "image records", "user series",
+                   "/metrics"):
         assert needle in out
     assert "Traceback" not in out
 

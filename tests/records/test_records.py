@@ -10,6 +10,7 @@ import pytest
 from dalleserver.dress import Catalog
 from dalleserver.dress.builder import seed_from_input
 from dalleserver.records import GenerationOptions, RecordBook, RecordError, RecordQuery
+from dalleserver.records import index as index_module
 from dalleserver.records.archive import move_picture
 from dalleserver.records.export import ExportError, export_folder, write_export
 from dalleserver.records.index import BadCursor, RecordIndex, decode_cursor
@@ -70,7 +71,10 @@ def _filled_index(tmp_path, catalog, count=60):
 
 @pytest.mark.parametrize("sort", ["input", "-input", "newest", "oldest"])
 @pytest.mark.parametrize("prefix", ["", "ap", "apricot 1", "zzz"])
-def test_pages_cover_the_filtered_listing_exactly_once(tmp_path, catalog, sort, prefix):
+@pytest.mark.parametrize("range_limit", [2000, 3])  # a prefix's range sorted, or a walk
+def test_pages_cover_the_filtered_listing_exactly_once(tmp_path, catalog, sort, prefix,
+                                                       range_limit, monkeypatch):
+    monkeypatch.setattr(index_module, "PREFIX_RANGE_LIMIT", range_limit)
     texts = _filled_index(tmp_path, catalog)
     index = RecordIndex(tmp_path)
     seen, cursor = [], None
