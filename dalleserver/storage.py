@@ -14,7 +14,8 @@ TEXT_KINDS = ("data", "title", "terse", "prompt", "enhanced", "technical")
 # the folders a generation writes in a series folder
 SERIES_FOLDERS = ("annotated", "generated", "selector", *TEXT_KINDS)
 
-# A picture's identity everywhere: (series name, lower-case 0x address), both validated.
+# A picture's identity everywhere: (series name, seed), both validated; the seed is a
+# lower-case 0x address (/dalle) or 64 lower-case hex digits (a v1 text input's sha256).
 Key = tuple[str, str]
 TEMP_SUFFIX = ".tmp"
 DIR_MODE = 0o755
