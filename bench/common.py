@@ -54,22 +54,26 @@ def rss_bytes(pid: int) -> int:
 
 
 class Server:
-    """A dalleserver process on a free loopback port with its own data dir."""
+    """A dalleserver process on a free loopback port with its own data dir, in its default
+    configuration (the access log on, written to a file as journald would take it) unless
+    ``args`` say otherwise (``("--log-level", "warning")`` for the logs-off baseline)."""
 
     def __init__(self, data_dir: Path | None = None, command: list[str] | None = None,
-                 **env: str) -> None:
+                 args: tuple[str, ...] = (), **env: str) -> None:
         self.port = free_port()
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="dalle-bench-"))
         base = command or [PYTHON, "-m", "dalleserver"]
         environment = {k: v for k, v in os.environ.items()
                        if not k.startswith(("TB_DALLE_", "OPENAI_"))}
-        environment.update({"TB_DALLE_RATE_LIMIT": "0", "TB_DALLE_MAX_CONNECTIONS": "4096"})
+        # every client here is one address (127.0.0.1): no per-client limits
+        environment.update({"TB_DALLE_RATE_LIMIT": "0", "TB_DALLE_MAX_CONNECTIONS": "4096",
+                            "TB_DALLE_MAX_CONNECTIONS_PER_CLIENT": "0"})
         environment.update(env)
+        self.log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "wb")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [*base, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
-             "--log-level", "warning"],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [*base, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *args],
+            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=self.log)
         self.ready_seconds = wait_ready(self.url("/readyz"))
 
     def url(self, path: str) -> str:
@@ -99,6 +103,7 @@ class Server:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.log.close()
 
 
 BARE_SERVER = r"""

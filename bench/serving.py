@@ -5,6 +5,9 @@
 * small JSON: /readyz and a progress poll at 50 connections, against a bare stdlib
   ThreadingHTTPServer answering the same bytes; target >= 0.6 x baseline and
   >= 8,000 req/s with p99 <= 25 ms
+* the default configuration's cost: /readyz at 50 connections with the access log on (the
+  default, written to a file) against the same server with --log-level warning; target
+  >= 0.9 x and p99 <= 25 ms
 * memory: RSS idle (target <= 60 MB) and after 100,000 requests
 * startup: exec to /readyz 200, Python and the frozen binary (when built)
 
@@ -43,6 +46,26 @@ def ratio_line(name: str, ours, theirs, target: float) -> str:
     ratio = ours.rps / theirs.rps if theirs.rps else 0
     verdict = "PASS" if ratio >= target else "MISS"
     return f"  {name:<34} ratio {ratio:5.2f} (target >= {target}) {verdict}"
+
+
+def access_log_cost(server: Server, seconds: float, rounds: int = 2) -> None:
+    """/readyz with the default access log against a server without it, best of rounds."""
+    quiet = Server(args=("--log-level", "warning"))
+    try:
+        runs = {"default": [], "logs off": []}
+        for _ in range(rounds):
+            runs["logs off"].append(load(quiet.url("/readyz"), 50, seconds))
+            runs["default"].append(load(server.url("/readyz"), 50, seconds))
+    finally:
+        quiet.stop()
+    ours, base = (max(runs[name], key=lambda r: r.rps) for name in ("default", "logs off"))
+    print("/readyz, 50 connections: default configuration (access log on) against logs off")
+    print(f"  default     {ours.line()}")
+    print(f"  logs off    {base.line()}")
+    ratio = ours.rps / base.rps if base.rps else 0
+    verdict = "PASS" if ratio >= 0.9 and ours.p99_ms <= 25 else "MISS"
+    print(f"  ratio {ratio:5.2f} (target >= 0.9), p99 {ours.p99_ms:.1f} ms (target <= 25) "
+          f"{verdict}")
 
 
 def main() -> int:
@@ -91,6 +114,8 @@ def main() -> int:
             absolute = ours.rps >= 8000 and ours.p99_ms <= 25
             print(f"  absolute >= 8,000 req/s and p99 <= 25 ms: "
                   f"{'PASS' if absolute else 'MISS'}")
+
+        access_log_cost(server, seconds)
 
         before = server.rss()
         total = 0

@@ -65,6 +65,7 @@ class Service:
         self.server.shutdown()
         self.server.server_close()
         self.server.drain(grace)
+        self.app.access.close()  # every answered request's line is written
         self.runtime.jobs.stop(grace)
         if self.runtime.webhooks is not None:  # after the runs: their webhooks are queued
             self.runtime.webhooks.stop()

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
+# C0 and C1 controls and DEL: a request path carrying CR or ESC must not forge log lines or
+# drive the terminal of whoever reads the log
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as ``\\xNN``."""
+    if not _CONTROLS.search(text):
+        return text
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class InstanceField(logging.Filter):
@@ -28,7 +39,7 @@ class TextFormatter(logging.Formatter):
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         instance = getattr(record, "instance", "")
         where = f"[{instance}] " if instance else ""
-        line = f"{stamp}Z {record.levelname:<7} {where}{record.getMessage()}"
+        line = f"{stamp}Z {record.levelname:<7} {where}{printable(record.getMessage())}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dalleserver.config import Config
 from dalleserver.httpd import Exchange, Headers, ProtocolError, Request, Response
 from dalleserver.httpd.router import Match, Router
+from dalleserver.httpd.wire import KNOWN_METHODS
 from dalleserver.jobs.interface import CoordinationUnavailable
+from dalleserver.observability.access_log import AccessLog
 from dalleserver.observability.health import HealthChecker
 from dalleserver.runtime import Runtime
 from dalleserver.web.cors import CorsPolicy
@@ -25,7 +27,6 @@ from dalleserver.web.route_spec import RouteSpec
 from dalleserver.web.routes import ROUTES
 from dalleserver.web.waiters import RunWaiters
 
-access_log = logging.getLogger("dalleserver.access")
 log = logging.getLogger("dalleserver.app")
 
 
@@ -53,6 +54,7 @@ class App:
                         else RateLimiter(config.rate_limit))
         self.clients = ClientResolver(config.trusted_proxies)
         self.errors = ErrorLog()
+        self.access = AccessLog()  # the service closes it after the last request
         self.pictures = runtime.pictures
         self.waiters = RunWaiters(runtime.board)
         self.cors = CorsPolicy(config.cors_origins)
@@ -152,7 +154,9 @@ class App:
         route = request.route_name if request is not None else "unparsed"
         status = response.status
         ins = self.instruments
-        ins.http_requests.inc(route=route, method=exchange.method[:16], status=str(status))
+        # one label for every method HTTP does not define: random ones cannot grow /metrics
+        method = exchange.method if exchange.method in KNOWN_METHODS else "OTHER"
+        ins.http_requests.inc(route=route, method=method, status=str(status))
         ins.http_duration.observe(seconds, route=route)
         if status >= 400:
             code = response.error_code or f"HTTP_{status}"
@@ -162,19 +166,7 @@ class App:
             self.errors.record(code, route, status, exchange.target, exchange.request_id)
             if code == "RATE_LIMITED":
                 ins.rate_limited.inc()
-        if not access_log.isEnabledFor(logging.INFO):
-            return  # the line and its fields cost more than the rest of this method
-        self._log_access(exchange, seconds)
-
-    @staticmethod
-    def _log_access(exchange: Exchange, seconds: float) -> None:
-        request = exchange.request
-        client = request.client_ip if request is not None else exchange.peer
-        rid, status = exchange.request_id, exchange.response.status
-        access_log.info(
-            '%s "%s %s" %d %d %.1fms id=%s', client, exchange.method, exchange.target[:2048],
-            status, exchange.sent, seconds * 1000, rid or "-",
-            extra={"request_id": rid, "client": client, "method": exchange.method,
-                   "path": exchange.target, "status": status, "bytes": exchange.sent,
-                   "duration_ms": round(seconds * 1000, 3)},
-        )
+        if self.access.wanted():  # queued: the line is written off the request's path
+            client = request.client_ip if request is not None else exchange.peer
+            self.access.add((time.time(), client, exchange.method, exchange.target, status,
+                             exchange.sent, seconds, exchange.request_id))
