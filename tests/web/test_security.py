@@ -126,3 +126,17 @@ def test_dynamic_answers_are_never_stored(tmp_path):
             assert response.getheader("Cache-Control") == "no-store", route
         response, _ = client.get(f"{path}/events")
         assert response.getheader("Cache-Control") == "no-store"
+
+
+def test_unknown_methods_share_one_metrics_label(tmp_path):
+    import socket
+
+    with running_server(tmp_path, backend=GatedBackend()) as (client, _):
+        for i in range(20):
+            with socket.create_connection(("127.0.0.1", client.port), timeout=5) as sock:
+                sock.sendall(b"M%dX /livez HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+                assert sock.recv(4096).startswith(b"HTTP/1.1 501 ")
+        assert client.json("PUT", "/metrics")[0].status == 405
+        text = client.get("/metrics")[1].decode()
+    assert not any(f'method="M{i}X"' in text for i in range(20))
+    assert 'method="OTHER",status="501"' in text and 'method="PUT"' in text
