@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test test-repeat test-binary test-browser test-systemd test-olddistro bench lint binary packages deploy-data clean
+.PHONY: run test test-repeat test-binary test-browser test-systemd test-olddistro test-cluster bench lint binary packages deploy-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/overload.py
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[cluster]'
+	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/variants.py
 
 # One self-contained executable in dist/ (pinned build tools, fixed hash seed): PyInstaller
@@ -82,6 +84,12 @@ test-systemd: $(VENV)/.installed-test
 
 test-olddistro: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m olddistro
+
+# Cluster mode: instances sharing a data dir through Redis, behind nginx (needs redis-server
+# and nginx; the tests start both on 127.0.0.1 themselves).
+test-cluster: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,cluster]'
+	$(BIN)/python -m pytest -m cluster
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

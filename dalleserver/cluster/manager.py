@@ -119,7 +119,8 @@ class ClusterJobManager:
         self._cond = threading.Condition()
         self._accepting = True
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers: list[threading.Thread] = []
+        self._keeper: threading.Thread | None = None
         self._next_reclaim = 0.0
         self._depth = (0.0, 0)  # (when read, value)
         self.reclaimed = 0
@@ -135,13 +136,14 @@ class ClusterJobManager:
         self.mirror.start()
         self.view.start()
         for i in range(self.workers):
-            self._spawn(self._work, f"generation-worker-{i}")
-        self._spawn(self._keep_alive, "cluster-keepalive")
+            self._workers.append(self._spawn(self._work, f"generation-worker-{i}"))
+        self._keeper = self._spawn(self._keep_alive, "cluster-keepalive")
 
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
+    @staticmethod
+    def _spawn(target: Callable[[], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
-        self._threads.append(thread)
+        return thread
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop taking jobs, let running ones finish within ``grace`` seconds, then stop
@@ -155,15 +157,16 @@ class ClusterJobManager:
         for job in waiting:
             self._hand_over(job)
         deadline = time.monotonic() + grace
-        for thread in self._threads:
+        for thread in self._workers:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._stopping.set()  # before the cancel: a run stopped now is handed over
         with self._cond:
             running = list(self._running.values())
         for job in running:
             job.cancel.set()
-        for thread in self._threads:
-            thread.join(5.0)
+        for thread in [*self._workers, self._keeper]:
+            if thread is not None:
+                thread.join(5.0)
         self.mirror.stop()
         self.view.stop()
         self.locks.stop()
