@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dalleserver.address import to_checksum_address
 from dalleserver.folder_index import CHECK_INTERVAL, FolderIndex
+from dalleserver.picture_search import ADDRESS, Found, PictureQuery, TitleWords, find_pictures
 from dalleserver.storage import Key
 
 _ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
@@ -59,9 +60,11 @@ class PictureIndex:
     def __init__(self, output: Path, check_interval: float = CHECK_INTERVAL,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.output = output
+        self._titles = TitleWords(output)  # read when words are first searched
         self._files: FolderIndex[Picture] = FolderIndex(
-            output, "annotated", ".png", _load_picture,
-            orders={NEWEST: lambda p: (p.mtime, p.series, p.address)},
+            output, "annotated", ".png", self._load_picture,
+            orders={NEWEST: lambda p: (p.mtime, p.series, p.address),
+                    ADDRESS: lambda p: (p.address, p.series)},
             check_interval=check_interval, clock=clock)
 
     # -- changes this process makes -----------------------------------------------------
@@ -71,8 +74,9 @@ class PictureIndex:
         if mtime is None:
             self._files.add(series, address)
         elif _ADDRESS.match(address):
-            self._files.put(series, address, picture(series, address, mtime),
-                            (int(mtime * 1e9), 0))
+            made = picture(series, address, mtime)
+            self._titles.note(made)
+            self._files.put(series, address, made, (int(mtime * 1e9), 0))
 
     def remove(self, key: Key) -> None:
         """A picture was deleted by this process."""
@@ -91,9 +95,19 @@ class PictureIndex:
         return self._files.collect(NEWEST, limit, descending=True, series=visible,
                                    skip=offset)
 
+    def find(self, visible: set[str], query: PictureQuery) -> Found:
+        """The pictures of the ``visible`` series that ``query`` finds (search words,
+        series, order, page) and how many there are; costs what it finds, see
+        ``picture_search``."""
+        return find_pictures(self._files, self._titles, visible, query)
+
     def get(self, key: Key) -> Picture | None:
         return self._files.get(*key)
 
-
-def _load_picture(series: str, name: str, path: Path, stat: os.stat_result) -> Picture | None:
-    return picture(series, name, stat.st_mtime) if _ADDRESS.match(name) else None
+    def _load_picture(self, series: str, name: str, path: Path, stat: os.stat_result
+                      ) -> Picture | None:
+        if not _ADDRESS.match(name):
+            return None
+        loaded = picture(series, name, stat.st_mtime)
+        self._titles.note(loaded)
+        return loaded

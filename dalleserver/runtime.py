@@ -182,6 +182,7 @@ def build_runtime(
     if backend is None:
         backend = (openai_backend if config.image_backend == "openai"
                    else backend_for(config.image_backend))
+    board.stats.seed_for(backend.name if backend is not None else "none")
     pictures = PictureIndex(data_dir.output)
     variants = VariantCache(data_dir.variants, config.variant_cache_mb << 20)
     instruments.watch(variants=variants.stats)

@@ -21,7 +21,8 @@ LAYERS = [
     {"imaging", "provider", "ens", "webhooks", "records", "series_store"},
     {"resilience", "observability", "dress", "packaging"},
     # costs: plain data and bookkeeping the configuration validates against
-    {"storage", "picture_index", "folder_index", "config", "durations", "address", "costs",
+    {"storage", "picture_index", "picture_search", "folder_index", "config", "durations",
+     "address", "costs",
      "__init__"},
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}

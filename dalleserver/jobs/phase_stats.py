@@ -25,6 +25,16 @@ PHASES = (
     "completed",
 )
 EMA_ALPHA = 0.2
+# What a phase takes before this data dir has timed it, by image backend (seconds): a first
+# run shows a rough estimate instead of none. The local renderer's are its timings on one
+# worker (bench/generate.py), OpenAI's typical DALL-E 3 and gpt-image answers.
+SEED_SECONDS = {
+    "local": {"setup": 0.01, "base_prompts": 0.04, "image_prep": 0.005, "image_wait": 0.15,
+              "annotate": 0.1},
+    "openai": {"setup": 0.02, "base_prompts": 0.02, "enhance_prompt": 4.0, "image_prep": 0.05,
+               "image_wait": 25.0, "image_download": 2.0, "annotate": 0.1},
+    "none": {"setup": 0.01, "base_prompts": 0.02},
+}
 log = logging.getLogger("dalleserver.stats")
 STATS_VERSION = "v1"
 
@@ -59,6 +69,7 @@ class PhaseStats:
         self._pending_runs = 0
         self._pending_hits = 0
         self._lock = threading.Lock()
+        self.seeds: dict[str, int] = {}  # ns per phase until one is timed (seed_for)
         self._replace_from_disk()
 
     def _read_disk(self) -> tuple[dict[str, PhaseAverage], int, int] | None:
@@ -148,5 +159,11 @@ class PhaseStats:
                 self._pending_runs += 1
 
     def snapshot(self) -> dict[str, int]:
+        """The average of each timed phase, the seed of each phase not timed yet."""
         with self._lock:
-            return {p: a.avg_ns for p, a in self.averages.items() if a.count}
+            return {**self.seeds, **{p: a.avg_ns for p, a in self.averages.items() if a.count}}
+
+    def seed_for(self, backend: str) -> None:
+        """Estimate the phases not timed yet from ``SEED_SECONDS`` of this backend (none
+        for a backend not listed)."""
+        self.seeds = {p: int(s * 1e9) for p, s in SEED_SECONDS.get(backend, {}).items()}

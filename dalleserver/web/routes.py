@@ -4,7 +4,9 @@ can answer. The router, the ``/`` listing and the OpenAPI document are all built
 from __future__ import annotations
 
 from dalleserver.imaging.variants import FORMATS, WIDTHS
+from dalleserver.picture_search import SORTS
 from dalleserver.web import v1_schemas as v1
+from dalleserver.web.gallery_query import MAX_PAGE_SIZE
 from dalleserver.web.route_spec import (
     ANY,
     FLAG,
@@ -21,6 +23,7 @@ from dalleserver.web.views import (
     dalle,
     files,
     gallery,
+    generate_page,
     live,
     ops,
     speech,
@@ -48,7 +51,8 @@ V1_MAKE = {**V1_WRITE_ANSWERS, 202: (JSON,), 429: (JSON,), 502: (JSON,), 503: (J
 V1_LIST_PARAMS = (
     Param("limit", "records per page (default 100)",
           {"type": "integer", "minimum": 1, "maximum": 500}),
-    Param("cursor", "the Next-Cursor of the previous page"),
+    Param("cursor", "the Next-Cursor of the previous page",
+          {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}),
     Param("sort", "input (default: input, series, seed), -input, newest or oldest",
           {"type": "string", "enum": ["input", "-input", "newest", "oldest"]}),
     Param("series", "only this series"),
@@ -98,11 +102,37 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("/files/{path:.*}", files.files, "read-only files under the output folder",
               {200: (ANY,), 206: (ANY,), 304: (), 404: (JSON,), 416: ()}),
     RouteSpec("/preview", gallery.preview,
-              "HTML gallery of annotated images with live progress",
-              {200: (HTML,), 400: (JSON,), 404: (JSON,)},
-              query=(Param("page", "page number, from 1", {"type": "integer", "minimum": 1}),
+              "HTML gallery of annotated images with live progress; search, series, order "
+              "and paging work across the whole collection (a bad or out-of-range value "
+              "answers a readable HTML page)",
+              {200: (HTML,), 400: (HTML,), 404: (HTML,)},
+              query=(Param("q", "search: the start of an address (any case, with or "
+                           "without 0x) and words of the title; every word must match",
+                           {"type": "string", "maxLength": 200}),
+                     Param("series", "only this series", {"type": "string"}),
+                     Param("sort", "the order", {"type": "string", "enum": list(SORTS)}),
+                     Param("page", "page number, from 1", {"type": "integer", "minimum": 1}),
                      Param("size", "pictures per page",
-                           {"type": "integer", "minimum": 1, "maximum": 200}))),
+                           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}),
+                     Param("view", "the picture open in the viewer: <series>/<address>",
+                           {"type": "string", "pattern": "^[^/]+/0[xX][0-9a-fA-F]{40}$"}))),
+    RouteSpec("/preview/generate", generate_page.generate_page,
+              "the gallery's form without its script: starts (or joins) a generation and "
+              "answers a progress page that reloads itself, then the picture in the viewer",
+              {200: (HTML,), 303: (), 400: (HTML,), 404: (HTML,), 429: (HTML,), 503: (HTML,)},
+              query=(Param("series", "the series", {"type": "string"}),
+                     Param("address", "the address (or ENS name); spaces around it are "
+                           "ignored", {"type": "string"}),
+                     Param("refresh", "0 stops the page reloading itself",
+                           {"type": "string", "enum": ["0", "1"]}))),
+    RouteSpec("/preview/viewer/{series}/{address}", gallery.viewer,
+              "the gallery viewer's content for one picture (HTML fragment): the picture, "
+              "downloads, prompts and files",
+              {200: (HTML,), 400: (JSON,), 404: (JSON,), 503: (JSON,)}),
+    RouteSpec("/favicon.svg", gallery.favicon, "the site's icon", {200: ("image/svg+xml",),
+                                                                   304: ()}),
+    RouteSpec("/favicon.ico", gallery.favicon, "the site's icon for browsers that ask for "
+              "this name", {200: ("image/x-icon",), 304: ()}),
     RouteSpec("/preview/events", live.preview_events,
               "every generation's progress as one Server-Sent Events stream (the gallery's "
               "live rows)", {200: (SSE,)}),

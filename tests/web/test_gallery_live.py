@@ -68,7 +68,7 @@ def test_new_pictures_show_at_once_and_removal_takes_the_thumbnail(tmp_path):
         client.json("GET", f"/dalle/empty/{A[2]}?generate=1")
         wait_done(app.runtime, ("empty", A[2]))
         page = client.get("/preview")[1].decode()
-        assert "1 images" in page and f'data-address="{A[2]}"' in page
+        assert ">1 image<" in page and f'data-address="{A[2]}"' in page  # "1 image"
         assert client.get(f"/thumbs/empty/{A[2]}")[0].status == 200
         thumb = app.runtime.variants.path(("empty", A[2]), THUMBNAIL)
         assert thumb.is_file()

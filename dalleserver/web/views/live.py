@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from dalleserver.httpd import Request, Response
+from dalleserver.jobs.run_state import ACTIONABLE
 from dalleserver.storage import Key
 from dalleserver.web.responses import SSE_TYPE, sse_event
 from dalleserver.web.views.dalle import SSE_HEARTBEAT, SSE_MAX_SECONDS, SSE_MIN_INTERVAL
@@ -62,7 +63,7 @@ def _pump(app: App, write, changes: _Changes) -> None:
     while not app.shutting_down and time.monotonic() < ends:
         sent = False
         for key in changes.take():
-            summary = _summary(app, key)
+            summary = run_summary(app, key)
             if summary is not None:
                 write(sse_event("progress", summary))
                 sent = True
@@ -80,8 +81,10 @@ def _pump(app: App, write, changes: _Changes) -> None:
         time.sleep(SSE_MIN_INTERVAL)  # at most four updates a second, however busy
 
 
-def _summary(app: App, key: Key) -> dict[str, Any] | None:
-    """What the page shows of one run; None for queued runs and cache hits."""
+def run_summary(app: App, key: Key) -> dict[str, Any] | None:
+    """What the page shows of one run; None for queued runs and cache hits. A run is
+    ``estimated`` when its phases have timings to estimate from (else the page shows the
+    time so far and "estimating…")."""
     run = app.board.get(key)
     if run is not None:
         if run.queue_ticket:
@@ -91,6 +94,8 @@ def _summary(app: App, key: Key) -> dict[str, Any] | None:
             return None
         return {"series": key[0], "address": key[1], "currentPhase": snap["currentPhase"],
                 "percent": snap["percent"], "etaSeconds": snap["etaSeconds"],
+                "elapsedSeconds": round(_elapsed(snap), 1),
+                "estimated": any(snap["phaseAverages"].get(p) for p in ACTIONABLE),
                 "done": False, "error": ""}
     record = app.board.finished(key)
     if record is None or record.cache_hit:
@@ -98,3 +103,9 @@ def _summary(app: App, key: Key) -> dict[str, Any] | None:
     return {"series": key[0], "address": key[1], "currentPhase":
             "failed" if record.error else "completed", "percent": 100.0,
             "etaSeconds": 0.0, "done": True, "error": record.error}
+
+
+def _elapsed(snapshot: dict[str, Any]) -> float:
+    """Seconds since a worker began the run (since it was queued, if no worker has)."""
+    started = next((p["startedNs"] for p in snapshot["phases"] if p["name"] == "setup"), 0)
+    return max(time.time_ns() - (started or snapshot["startedNs"]), 0) / 1e9
