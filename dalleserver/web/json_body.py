@@ -4,12 +4,14 @@ misspelt field is a 400 that names it. Stricter than the original's Go decoder o
 it ignored unknown fields, matched keys case-insensitively and read any size.
 
 The schemas use a small part of JSON Schema: ``type`` (one name or a list), ``properties``,
-``required``, ``additionalProperties: false``, ``items``, ``enum``, ``minLength``,
-``maxLength``, ``maxItems``, ``minimum`` and ``maximum``."""
+``required``, ``additionalProperties: false``, ``anyOf`` (of ``required`` lists), ``items``,
+``enum``, ``pattern``, ``minLength``, ``maxLength``, ``maxItems``, ``minimum`` and
+``maximum``."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from dalleserver.httpd import Request
@@ -67,7 +69,7 @@ def schema_problem(value: Any, schema: dict[str, Any], where: str
             "field": where, "allowed": schema["enum"]}
     if isinstance(value, str):
         return _text_problem(value, schema, where)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _number_problem(value, schema, where)
     if isinstance(value, list):
         return _list_problem(value, schema, where)
@@ -79,6 +81,8 @@ def schema_problem(value: Any, schema: dict[str, Any], where: str
 def _is(value: Any, name: str) -> bool:
     if name in ("integer", "number") and isinstance(value, bool):
         return False
+    if name == "integer" and isinstance(value, float):
+        return value.is_integer()  # JSON Schema: 7.0 is an integer
     return isinstance(value, _TYPES.get(name, (object,)))
 
 
@@ -92,10 +96,13 @@ def _text_problem(value: str, schema: dict[str, Any], where: str):
         return f"{where} is longer than {schema['maxLength']} characters", {"field": where}
     if len(value) < schema.get("minLength", 0):
         return f"{where} must not be empty", {"field": where}
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        return f"{where} is not in the expected form", {"field": where,
+                                                        "pattern": schema["pattern"]}
     return None
 
 
-def _number_problem(value: int, schema: dict[str, Any], where: str):
+def _number_problem(value: float, schema: dict[str, Any], where: str):
     low, high = schema.get("minimum"), schema.get("maximum")
     if (low is not None and value < low) or (high is not None and value > high):
         return f"{where} must be between {low} and {high}", {"field": where}
@@ -125,6 +132,10 @@ def _object_problem(value: dict, schema: dict[str, Any], where: str):
     for name in schema.get("required", ()):
         if name not in value:
             return f"{where} needs the field {json.dumps(name)}", {"missing": name}
+    choices = schema.get("anyOf")
+    if choices and not any(all(n in value for n in c.get("required", ())) for c in choices):
+        names = " or ".join(json.dumps(n) for c in choices for n in c.get("required", ()))
+        return f"{where} needs {names}", {"missing": names}
     for name, item in value.items():
         if name in properties:
             problem = schema_problem(item, properties[name], json.dumps(name))

@@ -35,8 +35,6 @@ def find_record(app: App, ident: str, places: tuple[bool, ...] = ACTIVE_FIRST
     ``places`` (False: active, True: archived) in order; 404 artifact_missing when there
     is none. A corrupt record file is logged and passed over."""
     ident = ident.strip()
-    if not ident:
-        raise ApiError(ErrorCode.INVALID_INPUT, "an image ID (imageId or seed) is required")
     book = book_of(app)
     wanted = [ident[:MAX_ID]]
     try:

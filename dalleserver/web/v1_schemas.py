@@ -26,10 +26,11 @@ def _shape(properties: dict[str, Any], required: tuple[str, ...]) -> dict[str, A
 
 
 # -- request bodies --------------------------------------------------------------------
-GENERATE_BODY = _body({
-    "input": {"type": "string", "maxLength": MAX_INPUT,
+SEED_PATTERN = r"^\s*(0[xX][0-9a-fA-F]{40}|[0-9a-fA-F]{64})\s*$"
+GENERATE_BODY = {**_body({
+    "input": {"type": "string", "maxLength": MAX_INPUT, "pattern": r"\S",
               "description": "any text; its sha256 is the seed unless seed is given"},
-    "seed": {"type": "string", "maxLength": 64 + 2,
+    "seed": {"type": "string", "maxLength": 64 + 2, "pattern": SEED_PATTERN,
              "description": "an Ethereum address (the /dalle picture of it) or 64 hex"},
     "series": {"type": "string", "maxLength": 100, "description": "default empty"},
     "recipe": {"type": "string", "maxLength": 100, "description": "a recorded name"},
@@ -39,7 +40,7 @@ GENERATE_BODY = _body({
     "image": {**FLAG, "description": "make the picture"},
     "annotate": {**FLAG, "description": "add the caption band (needs image)"},
     "force": {**FLAG, "description": "make it again, even when made with other databases"},
-})
+}), "anyOf": [{"required": ["input"]}, {"required": ["seed"]}]}
 REGENERATE_BODY = _body({"force": {**FLAG, "description": "even when the databases or the "
                                    "series changed since the picture was made"}})
 EXPORT_ITEMS = ("Prompt", "Data", "Title", "Terse", "Enhanced", "Technical")

@@ -48,7 +48,7 @@ def database_records(app: App, request: Request) -> Response:
                        f"there is no database named {name[:60]!r}")
     text = request.arg("limit")
     try:
-        limit = int(text) if text else DEFAULT_LIMIT
+        limit = int(text) if text is not None else DEFAULT_LIMIT
     except ValueError:
         raise ApiError(ErrorCode.INVALID_INPUT, "invalid limit") from None
     if not 0 < limit <= MAX_LIMIT:

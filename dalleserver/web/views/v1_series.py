@@ -47,6 +47,8 @@ def put_series(app: App, request: Request) -> Response:
     require_admin(request, app.config.admin_token)
     name = _writable_name(app, request)
     body = read_json_body(request, SERIES_BODY)
+    if isinstance(body.get("last"), float):
+        body["last"] = int(body["last"])  # 7.0 is an integer in JSON
     given = (body.get("suffix") or "").strip()
     if given and safe_series_name(given) != name:
         raise ApiError(ErrorCode.SERIES_INVALID,
@@ -112,9 +114,11 @@ def _writable_name(app: App, request: Request) -> str:
 
 
 def _flag(request: Request, name: str) -> bool:
+    if not request.has(name):
+        return False
     value = (request.arg(name) or "").strip().lower()
     if value in TRUE_WORDS:
         return True
-    if value in FALSE_WORDS or value == "":
+    if value in FALSE_WORDS:
         return False
     raise ApiError(ErrorCode.INVALID_INPUT, f"?{name}= takes 1 or 0")
