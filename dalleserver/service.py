@@ -21,7 +21,7 @@ from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.observability.logs import setup_logging
 from dalleserver.observability.systemd import Notifier
 from dalleserver.runtime import Runtime, build_runtime
-from dalleserver.storage import DataDir, StorageError, sweep_temp_files
+from dalleserver.storage import DataDir, StorageError, TempSweeper
 from dalleserver.web.app import App
 
 log = logging.getLogger("dalleserver")
@@ -41,11 +41,13 @@ class Service:
     runtime: Runtime
     app: App
     server: HTTPServer
+    sweeper: TempSweeper  # a crash's temp files go at start and every ten minutes
 
     def start(self, poll_interval: float = 0.2) -> threading.Thread:
         """Start the generation workers, the ENS display-name lookups and the accept loop
         (in a thread of its own)."""
         self.runtime.jobs.start()
+        self.sweeper.start()
         if self.runtime.webhooks is not None:
             self.runtime.webhooks.start()
         if self.runtime.display_names is not None:
@@ -66,6 +68,7 @@ class Service:
         self.server.server_close()
         self.server.drain(grace)
         self.app.access.close()  # every answered request's line is written
+        self.sweeper.stop()
         self.runtime.jobs.stop(grace)
         if self.runtime.webhooks is not None:  # after the runs: their webhooks are queued
             self.runtime.webhooks.stop()
@@ -93,7 +96,7 @@ def create_server(config: Config, *, engine: str = "auto", timeouts: Timeouts | 
                       http_connections=lambda: server.connection_count)
     if runtime.cluster is not None:  # this instance's name, known once it listens
         instruments.label_instance(runtime.cluster.identify(server.server_address[1]))
-    return Service(runtime, app, server)
+    return Service(runtime, app, server, TempSweeper(runtime.data_dir.output))
 
 
 def status_lines(board: ProgressBoard, queue_depth: int) -> list[str]:
@@ -160,8 +163,6 @@ def run_server(config: Config) -> int:
     _report_startup(service)
     serving = service.start()
     stop = threading.Event()
-    threading.Thread(target=sweep_temp_files, args=(service.runtime.data_dir.output,),
-                     name="sweep-temp", daemon=True).start()
     threading.Thread(target=_housekeeping, args=(service.runtime, stop),
                      name="housekeeping", daemon=True).start()
     threading.Thread(target=_status_printer, args=(service.runtime, stop, STATUS_INTERVAL),

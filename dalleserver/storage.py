@@ -6,6 +6,7 @@ import errno
 import os
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,16 @@ def remove_quietly(path: Path) -> None:
         pass
 
 
-def sweep_temp_files(root: Path, older_than: float = 3600.0) -> int:
+def is_hidden(path: Path) -> bool:
+    """A dot file: a writer's temp file, a probe, never content to serve."""
+    return path.name.startswith(".")
+
+
+TEMP_MAX_AGE = 600.0  # a write takes well under a second: a temp file this old is a crash's
+SWEEP_INTERVAL = 600.0
+
+
+def sweep_temp_files(root: Path, older_than: float = TEMP_MAX_AGE) -> int:
     """Delete temp files a crashed writer left behind; returns how many were removed."""
     removed = 0
     cutoff = time.time() - older_than
@@ -122,6 +132,36 @@ def sweep_temp_files(root: Path, older_than: float = 3600.0) -> int:
     return removed
 
 
+class TempSweeper:
+    """Sweeps ``root`` of stale temp files at start and every ``interval`` seconds after,
+    in a thread of its own, until stopped: a crash at any time leaves none for long."""
+
+    def __init__(self, root: Path, interval: float = SWEEP_INTERVAL,
+                 older_than: float = TEMP_MAX_AGE) -> None:
+        self.root = root
+        self.interval = interval
+        self.older_than = older_than
+        self.removed = 0
+        self.sweeps = 0  # sweeps done
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sweep-temp", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            self.removed += sweep_temp_files(self.root, self.older_than)
+            self.sweeps += 1
+            if self._stop.wait(self.interval):
+                return
+
+
 @dataclass(frozen=True)
 class DataDir:
     """Paths inside the data directory. Series and address are already validated names."""
@@ -129,6 +169,22 @@ class DataDir:
     root: Path
     _annotated: dict[tuple[str, str], Path] = field(default_factory=dict, init=False,
                                                     repr=False, compare=False)
+    _real: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def real(self, folder: Path) -> str:
+        """``folder``'s real path with a trailing separator, for containment checks of
+        files served from it (computed once: realpath costs some 17 µs)."""
+        key = str(folder)
+        real = self._real.get(key)
+        if real is None:
+            real = self._real[key] = os.path.join(os.path.realpath(folder), "")
+        return real
+
+    def holds(self, path: Path) -> bool:
+        """Is ``path`` really inside the data dir? A symlink pointing out of it is not."""
+        if not os.path.islink(path):
+            return True  # one lstat: the common case costs little
+        return os.path.realpath(path).startswith(self.real(self.root))
 
     @property
     def output(self) -> Path:

@@ -56,20 +56,34 @@ def _not_modified(request: Request, etag: str, mtime: float) -> bool:
     return False
 
 
+def opened_path(fd: int, path: Path) -> str:
+    """The real path of the file open at ``fd`` (what was opened, symlinks resolved: no
+    race with a rename), else of ``path``."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)
+
+
 def file_response(request: Request, path: Path, cache_control: str = "public, max-age=300",
-                  content_type: str | None = None) -> Response:
+                  content_type: str | None = None, inside: str = "") -> Response:
     """200, 206, 304 or 416 for a regular file; raises NotFound when it is gone.
 
     Range requests: one byte range is answered with 206, or 416 when it lies past the end;
     a range in another unit, several ranges, a malformed one, or a Range on HEAD is
     ignored and the whole file is the answer (RFC 9110 §14.2 allows both). The file is
     opened once and described with fstat, so the bytes sent always match the
-    ETag even when the file is replaced meanwhile (replacement is a rename).
+    ETag even when the file is replaced meanwhile (replacement is a rename). With ``inside``
+    (a real folder path ending in a separator), a file that is not really inside it (a
+    symlink out) is NotFound.
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         raise NotFound(path.name) from None
+    if inside and not opened_path(fd, path).startswith(inside):
+        os.close(fd)
+        raise NotFound(path.name)
     try:
         stat = os.fstat(fd)
         response = _file_answer(request, path, stat, cache_control, content_type)

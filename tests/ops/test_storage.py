@@ -114,3 +114,29 @@ def test_data_dir_layout(tmp_path):
     d.ensure()
     assert d.check_writable() is None
     assert (tmp_path / "locks").is_dir()
+
+
+def test_the_sweeper_keeps_sweeping_after_start(tmp_path):
+    from dalleserver.storage import TempSweeper
+
+    sweeper = TempSweeper(tmp_path, interval=0.05, older_than=60)
+    sweeper.start()
+    try:
+        for _ in range(500):  # the sweep at start is done: what comes later is a crash's
+            if sweeper.sweeps:
+                break
+            time.sleep(0.01)
+        stale = tmp_path / "a" / ".x.png.1.beef.tmp"
+        stale.parent.mkdir()
+        stale.write_bytes(b"left by a crash")
+        fresh = tmp_path / "a" / ".y.png.1.beef.tmp"
+        fresh.write_bytes(b"being written")
+        old = time.time() - 3600
+        os.utime(stale, (old, old))
+        for _ in range(500):
+            if not stale.exists():
+                break
+            time.sleep(0.01)
+        assert sweeper.sweeps and not stale.exists() and fresh.exists()
+    finally:
+        sweeper.stop()

@@ -140,3 +140,35 @@ def test_unknown_methods_share_one_metrics_label(tmp_path):
         text = client.get("/metrics")[1].decode()
     assert not any(f'method="M{i}X"' in text for i in range(20))
     assert 'method="OTHER",status="501"' in text and 'method="PUT"' in text
+
+
+def test_symlinks_never_serve_a_file_from_outside(tmp_path):
+    from tests.web.test_dalle import wait_done
+
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"not for the web")
+    with running_server(tmp_path, backend=GatedBackend()) as (client, app):
+        path = f"/dalle/empty/{A}"
+        client.json("GET", path + "?generate=1")
+        wait_done(client, path)
+        png = app.data_dir.annotated("empty", A)
+        png.unlink()
+        png.symlink_to(secret)
+        for url in (path, f"/thumbs/empty/{A}", f"{path}.png", f"{path}.webp?size=64",
+                    f"/files/empty/annotated/{A}.png"):
+            response, body = client.get(url)
+            assert b"not for the web" not in body, url
+            assert response.getheader("Content-Type") != "image/png", url
+
+
+def test_temp_files_are_never_served(tmp_path):
+    with running_server(tmp_path, backend=GatedBackend()) as (client, app):
+        folder = app.data_dir.output / "empty" / "annotated"
+        folder.mkdir(parents=True)
+        (folder / f".{A}.png.123.cafe.tmp").write_bytes(b"half a picture")
+        (folder / "visible.txt").write_bytes(b"fine")
+        assert client.get("/files/empty/annotated/visible.txt")[0].status == 200
+        response, body = client.get(f"/files/empty/annotated/.{A}.png.123.cafe.tmp")
+        assert response.status == 404 and b"half" not in body
+        response, _ = client.get(f"/files/empty/annotated/%2e{A}.png.123.cafe.tmp")
+        assert response.status == 404

@@ -70,7 +70,8 @@ def _current(app: App, request: Request, key: Key, name: str, status: int = 200,
     else the progress JSON (``status`` while the run is not done)."""
     png = app.data_dir.annotated(*key)
     if (picture or wants_image(request)) and png.is_file():
-        return send_file(request, png, cache_control=_picture_cache_control(request, png))
+        return send_file(request, png, cache_control=_picture_cache_control(request, png),
+                         inside=app.data_dir.real(app.data_dir.output))  # no symlink out
     if wants_image(request):
         return placeholder_response(request, key)
     body = app.board.snapshot_json(key) or b"{}"

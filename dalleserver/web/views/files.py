@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from dalleserver.httpd import Request, Response
 from dalleserver.httpd.files import NotFound, file_response, resolve_inside
+from dalleserver.storage import is_hidden
 from dalleserver.web.errors import ApiError, ErrorCode
 
 if TYPE_CHECKING:
@@ -15,10 +16,11 @@ if TYPE_CHECKING:
 
 
 def send_file(request: Request, path: Path, cache_control: str = "public, max-age=300",
-              content_type: str | None = None) -> Response:
-    """The file's answer (200, 206, 304, 416); NOT_FOUND when it is not there."""
+              content_type: str | None = None, inside: str = "") -> Response:
+    """The file's answer (200, 206, 304, 416); NOT_FOUND when it is not there, or (with
+    ``inside``, a real folder path) when it is not really inside that folder."""
     try:
-        return file_response(request, path, cache_control, content_type)
+        return file_response(request, path, cache_control, content_type, inside)
     except NotFound:
         raise ApiError(ErrorCode.NOT_FOUND, "file not found") from None
 
@@ -30,4 +32,6 @@ def files(app: App, request: Request) -> Response:
         path = resolve_inside(app.data_dir.output, raw)
     except NotFound:
         raise ApiError(ErrorCode.NOT_FOUND, "file not found") from None
+    if is_hidden(path):  # a writer's temp file (a crash's leftover) is never content
+        raise ApiError(ErrorCode.NOT_FOUND, "file not found")
     return send_file(request, path)

@@ -110,7 +110,10 @@ def serve_variant(app: App, request: Request, key: Key, source: Path, spec: Vari
                   short: str = SHORT) -> Response:
     """The variant of ``source``, made once and then sent from the cache (sendfile), cached
     by clients for a year when ``?v=`` names the source's current version, for ``short``
-    otherwise. FileNotFoundError when the source is missing."""
+    otherwise. FileNotFoundError when the source is missing (or a symlink out of the data
+    dir)."""
+    if not app.data_dir.holds(source):
+        raise FileNotFoundError(source.name)
     if spec.is_original:
         if not source.is_file():
             raise FileNotFoundError(source.name)
@@ -123,4 +126,5 @@ def serve_variant(app: App, request: Request, key: Key, source: Path, spec: Vari
     version = request.arg("v")
     cache_control = IMMUTABLE if version and version == picture_version(source) else short
     return send_file(request, path, cache_control=cache_control,
-                     content_type=spec.format.media_type)
+                     content_type=spec.format.media_type,
+                     inside=app.data_dir.real(app.data_dir.root))
