@@ -4,7 +4,9 @@ API is: the two cores are not the limit), and the scaling efficiency against lin
 (rate with N instances / (N x rate with one), target >= 0.85) from the same run.
 
 Each round starts from an empty Redis and data dir, triggers ``--per-instance`` images per
-instance round robin straight at the instances, and times until every picture exists.
+instance round robin straight at the instances, and times until every picture exists. It
+also counts the Redis commands a generation costs (the store's own count, less what the
+idle instances spend on probes and blocking reads in the same time).
 
 Usage: python bench/cluster.py [--seconds-per-image S] [--workers W] [--per-instance N]
 """
@@ -27,11 +29,20 @@ SERIES = "empty"
 TARGET = 0.85
 
 
-def round_rate(redis: RedisServer, api: OpenAIDouble, count: int, args) -> float:
-    """Images per second with ``count`` instances."""
+IDLE_WINDOW = 2.0
+
+
+def commands(client) -> int:
+    return int(client.info("stats")["total_commands_processed"])
+
+
+def round_rate(redis: RedisServer, api: OpenAIDouble, count: int,
+               args) -> tuple[float, float]:
+    """(images per second, Redis commands per image) with ``count`` instances."""
     import redis as redis_client
 
-    redis_client.Redis.from_url(redis.url).flushall()
+    client = redis_client.Redis.from_url(redis.url)
+    client.flushall()
     folder = Path(tempfile.mkdtemp(prefix="dalle-cluster-bench-"))
     env = {"TB_DALLE_REDIS_URL": redis.url, "OPENAI_API_KEY": "sk-bench",
            "OPENAI_BASE_URL": api.base_url, "TB_DALLE_NO_ENHANCE": "1",
@@ -42,6 +53,10 @@ def round_rate(redis: RedisServer, api: OpenAIDouble, count: int, args) -> float
     try:
         for instance in instances:
             instance.wait_ready()
+        before = commands(client)
+        time.sleep(IDLE_WINDOW)
+        idle_rate = (commands(client) - before) / IDLE_WINDOW
+        before = commands(client)
         images = args.per_instance * count
         addresses = [f"0x{count:02x}{n:038x}" for n in range(images)]
         started = time.monotonic()
@@ -56,7 +71,8 @@ def round_rate(redis: RedisServer, api: OpenAIDouble, count: int, args) -> float
                 break
             time.sleep(0.02)
         elapsed = time.monotonic() - started
-        return images / elapsed
+        per_image = (commands(client) - before - idle_rate * elapsed) / images
+        return images / elapsed, per_image
     finally:
         for instance in instances:
             instance.stop()
@@ -76,15 +92,17 @@ def main() -> int:
             print(f"cluster: {args.workers} workers per instance, "
                   f"{args.seconds_per_image:g} s per image at the double, "
                   f"{args.per_instance} images per instance")
-            print(f"  {'instances':>9} {'images/s':>9} {'vs one':>7} {'efficiency':>10}")
+            print(f"  {'instances':>9} {'images/s':>9} {'vs one':>7} {'efficiency':>10} "
+                  f"{'Redis cmds/image':>16}")
             base = 0.0
             worst = 1.0
             for count in args.instances:
-                rate = round_rate(redis, api, count, args)
+                rate, per_image = round_rate(redis, api, count, args)
                 base = base or rate / count
                 efficiency = rate / (count * base)
                 worst = min(worst, efficiency)
-                print(f"  {count:>9} {rate:>9.2f} {rate / base:>6.2f}x {efficiency:>10.2f}")
+                print(f"  {count:>9} {rate:>9.2f} {rate / base:>6.2f}x {efficiency:>10.2f} "
+                      f"{per_image:>16.1f}")
             ideal = args.workers / args.seconds_per_image
             print(f"  one instance's ceiling: {ideal:.2f} images/s (workers / seconds per "
                   f"image); scaling efficiency {worst:.2f} (target {TARGET})")

@@ -114,7 +114,8 @@ class ClusterJobManager:
         self._running: dict[Key, ClusterJob] = {}
         self._ready: deque[ClusterJob] = deque()
         self._deferred: list[tuple[float, int, ClusterJob]] = []
-        self._unsettled: list[tuple[ClusterJob, bytes]] = []  # finishes the store missed
+        # finishes the store missed: (job, final JSON, picture made)
+        self._unsettled: list[tuple[ClusterJob, bytes, bool]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._accepting = True
@@ -232,6 +233,8 @@ class ClusterJobManager:
             raise CoordinationUnavailable(UNREACHABLE) from None
         if state == "full":
             raise QueueFull
+        if state == "done":  # made elsewhere, not yet seen here on the shared disk
+            return Submission("done", self.view, key)
         return Submission("queued" if state == "queued" else "active", self.view, key)
 
     def _enqueue(self, key: Key, force: bool, name: str, options: GenerationOptions | None,
@@ -453,7 +456,8 @@ class ClusterJobManager:
         else:
             self.board.complete(key)
         body = self.board.snapshot_json(key) or b"{}"
-        self._settle_shared(job, body)
+        made = not outcome.failed and self.pipeline.image_exists(key)
+        self._settle_shared(job, body, made)
         self._release(job)
 
     def _release(self, job: ClusterJob) -> None:
@@ -462,17 +466,19 @@ class ClusterJobManager:
             if self._jobs.get(job.key) is job:
                 del self._jobs[job.key]
 
-    def _settle_shared(self, job: ClusterJob, body: bytes) -> None:
-        """FINISH in Redis; kept and retried when the store comes back if it is away."""
+    def _settle_shared(self, job: ClusterJob, body: bytes, made: bool = False) -> None:
+        """FINISH in Redis (``made``: the picture exists now); kept and retried when the
+        store comes back if it is away."""
         keys, key = self.keys, job.key
         try:
             self.link.call(lambda client: self._scripts["finish"](
                 keys=[keys.marker(key), keys.run(key), keys.running, keys.stream],
                 args=[job.run_id, keys.member(key), body, self._retention_ms(), keys.group,
-                      job.entry, self.instance, keys.channel], client=client))
+                      job.entry, self.instance, keys.channel, "1" if made else "0"],
+                client=client))
         except redis.RedisError:
             with self._cond:
-                self._unsettled.append((job, body))
+                self._unsettled.append((job, body, made))
 
     def _hand_over(self, job: ClusterJob) -> None:
         """Leave a job for the other instances: its entry's idle time is set past the
@@ -537,8 +543,8 @@ class ClusterJobManager:
     def _settle_missed(self) -> None:
         with self._cond:
             missed, self._unsettled = self._unsettled, []
-        for job, body in missed:
-            self._settle_shared(job, body)
+        for job, body, made in missed:
+            self._settle_shared(job, body, made)
 
     def _recover(self, lost: bool) -> None:
         """The store answers again (``lost``: it came back empty): the consumer group

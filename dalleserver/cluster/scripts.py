@@ -11,8 +11,11 @@ from __future__ import annotations
 
 # KEYS: marker, run, queued, stream, tickets
 # ARGV: run id, member, queued JSON, queue size, instance, channel, then the entry's fields
+# {'done'}: the last run made the picture (unless forced): another instance may not see the
+# file yet on a shared filesystem, and it must not be made twice
 ENQUEUE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'active'} end
+if ARGV[9] ~= '1' and redis.call('HGET', KEYS[2], 'made') == '1' then return {'done'} end
 if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'full'} end
 local ticket = redis.call('INCR', KEYS[5])
 local id = redis.call('XADD', KEYS[4], '*', 'run', ARGV[1], 'series', ARGV[7],
@@ -56,14 +59,15 @@ return 1
 """
 
 # KEYS: marker, run, running, stream
-# ARGV: run id, member, final JSON, retention ms, group, entry id, instance, channel
+# ARGV: run id, member, final JSON, retention ms, group, entry id, instance, channel,
+#       "1" when the run made its picture
 FINISH = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 local current = redis.call('HGET', KEYS[2], 'run')
 if current == false or current == ARGV[1] then
   redis.call('SREM', KEYS[3], ARGV[2])
   redis.call('HSET', KEYS[2], 'run', ARGV[1], 'state', 'done', 'body', ARGV[3],
-    'instance', ARGV[7])
+    'instance', ARGV[7], 'made', ARGV[9])
   redis.call('PEXPIRE', KEYS[2], ARGV[4])
   redis.call('PUBLISH', ARGV[8], 'change ' .. ARGV[2])
 end
