@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from dalleserver.config import FALSE_WORDS, TRUE_WORDS
 from dalleserver.dress import SeriesError
 from dalleserver.dress.series import Series
 from dalleserver.httpd import Request, Response
@@ -17,6 +16,7 @@ from dalleserver.storage import StorageError
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
 from dalleserver.web.json_body import read_json_body
+from dalleserver.web.params import flag
 from dalleserver.web.responses import envelope
 from dalleserver.web.v1_schemas import HIDDEN_BODY, SERIES_BODY
 
@@ -114,11 +114,8 @@ def _writable_name(app: App, request: Request) -> str:
 
 
 def _flag(request: Request, name: str) -> bool:
-    if not request.has(name):
-        return False
-    value = (request.arg(name) or "").strip().lower()
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
-    raise ApiError(ErrorCode.INVALID_INPUT, f"?{name}= takes 1 or 0")
+    """The server's flags, with the v1 code for a bad value."""
+    try:
+        return flag(request, name)
+    except ApiError as exc:
+        raise ApiError(ErrorCode.INVALID_INPUT, exc.message, exc.details) from None
