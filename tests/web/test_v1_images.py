@@ -256,3 +256,22 @@ def test_writes_follow_the_admin_rule(tmp_path):
         good = {"Authorization": "Bearer s3cret"}
         assert post(client, "/v1/images/generate", {"input": "x"}, headers=good)[0].status == 200
         assert client.json("GET", "/v1/images")[0].status == 200  # reads are open
+
+
+def test_a_failed_job_a_full_disk_and_the_rate_limit_have_their_codes(tmp_path):
+    with running_server(tmp_path, backend=GatedBackend(fail="the renderer broke"),
+                        env={"TB_DALLE_RATE_LIMIT": "2"}) as (client, app):
+        response, doc = post(client, "/v1/images/generate", {"input": "x", "image": True},
+                             headers={"Prefer": "wait=20"})
+        assert response.status == 502 and doc["error"]["code"] == "provider_failed"
+        assert "the renderer broke" in doc["error"]["message"]
+        _, doc = post(client, "/v1/images/generate", {"input": "y"})
+        (app.data_dir.root / "blocked").write_text("a file where a folder would go")
+        response, doc = post(client, f"/v1/images/{doc['data']['seed']}/export",
+                             {"dir": "blocked/inside"})
+        assert response.status == 500 and doc["error"]["code"] == "metadata_invalid"
+        assert str(tmp_path) not in doc["error"]["message"]
+        post(client, "/v1/images/generate", {"input": "z", "image": True})
+        response, doc = post(client, "/v1/images/generate", {"input": "w", "image": True})
+        assert response.status == 429 and doc["error"]["code"] == "RATE_LIMITED"
+        assert response.getheader("Retry-After")
