@@ -106,7 +106,7 @@ def test_prefer_wait_answers_the_result_when_done_first(server):
     response, doc = post(client, "/v1/images/generate",
                          {"input": "tide pools", "image": True}, headers={"Prefer": "wait=20"})
     assert response.status == 200, doc
-    assert response.getheader("Preference-Applied") == "wait"
+    assert response.getheader("Preference-Applied") == "wait=20"
     assert doc["data"]["generatedPath"] and "annotatedPath" not in doc["data"]
     assert doc["data"]["metadata"]["stages"]["annotated"]["status"] == "skipped"
 

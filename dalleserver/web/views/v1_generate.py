@@ -227,5 +227,5 @@ def _queue(app: App, request: Request, ask: Ask) -> Response:
     submit_trigger(app, request, ask.key, force=True, options=ask.options)
     if wait:
         return app.waiters.respond(ask.key, wait,
-                                   lambda: job_result_answer(app, request, ask.key))
+                                   lambda: job_result_answer(app, request, ask.key, wait))
     return job_answer(app, request, ask.key, status=202)

@@ -44,7 +44,7 @@ def job_answer(app: App, request: Request, key: Key, status: int = 200) -> Respo
     return response
 
 
-def job_result_answer(app: App, request: Request, key: Key) -> Response:
+def job_result_answer(app: App, request: Request, key: Key, wait: float) -> Response:
     """The answer after ``Prefer: wait``: the result once the job completed, 502
     provider_failed when it failed, else (still running, or cancelled) the job."""
     view = _view(app, key)
@@ -58,7 +58,7 @@ def job_result_answer(app: App, request: Request, key: Key) -> Response:
     else:
         running = view is not None and view["state"] in ("queued", "running")
         response = job_answer(app, request, key, status=202 if running else 200)
-    response.headers["Preference-Applied"] = "wait"
+    response.headers["Preference-Applied"] = f"wait={wait:.0f}"
     return response
 
 
