@@ -26,6 +26,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from dalleserver.cluster.ticker import Ticker
 from dalleserver.storage import Key
 
 log = logging.getLogger("dalleserver.cluster")
@@ -121,8 +122,7 @@ class RedisLink:
         self._boot = b""
         self._back_since: float | None = None  # answering again, within the grace
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._prober = Ticker("redis-probe", PROBE_INTERVAL, self.probe)
         self.on_recover: list[Callable[[bool], None]] = []  # called with "it lost its data"
 
     # -- calls --------------------------------------------------------------------------
@@ -144,18 +144,10 @@ class RedisLink:
     # -- the probe ----------------------------------------------------------------------
     def start(self) -> None:
         self.probe()
-        self._thread = threading.Thread(target=self._probe_loop, name="redis-probe",
-                                        daemon=True)
-        self._thread.start()
+        self._prober.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-
-    def _probe_loop(self) -> None:
-        while not self._stop.wait(PROBE_INTERVAL):
-            self.probe()
+        self._prober.stop()
 
     def probe(self) -> None:
         """Is the store there, and is it the one we knew? Runs the recovery hooks when it

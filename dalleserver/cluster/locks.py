@@ -18,6 +18,7 @@ import redis
 
 from dalleserver.cluster.link import RedisLink
 from dalleserver.cluster.scripts import RELEASE_LOCK, RENEW_LOCK
+from dalleserver.cluster.ticker import Ticker
 
 log = logging.getLogger("dalleserver.cluster")
 
@@ -65,8 +66,7 @@ class RedisLockTable:
         self.release_script = link.client.register_script(RELEASE_LOCK)
         self._held: set[RedisLease] = set()
         self._guard = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._renewer = Ticker("redis-lock-renew", max(ttl / 3.0, 0.05), self.renew_all)
 
     def try_acquire(self, series: str, address: str) -> RedisLease | None:
         """The lock of the key, or None when another holder has it or the store cannot
@@ -104,15 +104,7 @@ class RedisLockTable:
         return 0
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._renew_loop, name="redis-lock-renew",
-                                        daemon=True)
-        self._thread.start()
+        self._renewer.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-
-    def _renew_loop(self) -> None:
-        while not self._stop.wait(max(self.ttl / 3.0, 0.05)):
-            self.renew_all()
+        self._renewer.stop()

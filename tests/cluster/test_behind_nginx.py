@@ -19,23 +19,13 @@ import pytest
 from PIL import Image
 
 from dalleserver.dress import Catalog
-from tests.support.cluster import Instance, Nginx
+from tests.support.cluster import Instance, Nginx, wait_for
 from tests.support.openai_double import OpenAIDouble, slow
 
 pytestmark = pytest.mark.cluster
 
 SERIES = "empty"
 KEYS = [f"0x{random.Random(n).getrandbits(160):040x}" for n in range(50)]
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class Fleet:

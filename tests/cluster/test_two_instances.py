@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from contextlib import ExitStack, contextmanager
 
 import pytest
 
 from tests.support.backends import GatedBackend
+from tests.support.cluster import wait_for
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.cluster
 
 ADDRESSES = [f"0x{i:040x}" for i in range(1, 11)]
-
-
-def wait_for(condition, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextmanager

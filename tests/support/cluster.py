@@ -24,6 +24,17 @@ REPO = Path(__file__).resolve().parents[2]
 NGINX_SITE = REPO / "deploy" / "nginx" / "dalleserver-cluster.conf"
 
 
+def wait_for(condition, timeout: float = 20.0, what: str = "condition"):
+    """``condition()``'s first true value, polled until ``timeout`` (then the test fails)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
 def http_get(url: str, timeout: float = 30.0,
              headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of a GET; error statuses are answers too."""
