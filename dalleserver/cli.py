@@ -257,6 +257,7 @@ def _progress_line(snapshot: dict[str, Any], width: int = 30) -> str:
 
 
 def cmd_generate(args: argparse.Namespace, config: Config) -> int:
+    from dalleserver.jobs.interface import CoordinationUnavailable
     from dalleserver.jobs.manager import QueueFull
     from dalleserver.runtime import build_runtime
     from dalleserver.storage import StorageError
@@ -275,6 +276,9 @@ def cmd_generate(args: argparse.Namespace, config: Config) -> int:
             jobs.submit_key(key, force=args.force, name=name)
         except QueueFull:  # cannot happen with a private queue, but never a traceback
             raise UsageError("the generation queue is full") from None
+        except CoordinationUnavailable as exc:  # cluster mode with Redis away
+            jobs.stop(grace=0)
+            raise UsageError(str(exc)) from None
         last_phase = None
         while True:
             snapshot = runtime.board.snapshot(key) or {}

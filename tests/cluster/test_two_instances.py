@@ -160,3 +160,14 @@ def test_redis_away_and_back(tmp_path, redis_server):
         wait_for(lambda: b.get(path)[0].getheader("Content-Type") == "image/png",
                  what="a run after the outage")
         assert backend.renders == 2
+
+
+def test_generate_on_the_command_line_with_redis_away_is_one_line(tmp_path):
+    from tests.conftest import clean_env, run_cli
+    from tests.support.redis_server import free_port
+
+    result = run_cli("generate", "empty", ADDRESSES[0], "--data-dir", str(tmp_path / "d"),
+                     env=clean_env(HOME=str(tmp_path),
+                                   TB_DALLE_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"))
+    assert result.returncode == 2 and "Redis" in result.stderr
+    assert "Traceback" not in result.stderr
