@@ -8,7 +8,6 @@ scrubbed from any text taken from a response just in case.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import urllib.error
 import urllib.parse
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dalleserver import __version__
+from dalleserver.provider.deadline import Deadline, opener
 from dalleserver.resilience.retry import RetryDecision, parse_retry_after
 
 USER_AGENT = f"dalleserver/{__version__}"
@@ -66,6 +66,11 @@ class ProviderError(Exception):
         return True
 
 
+def _timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or (
+        isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, TimeoutError))
+
+
 def classify_for_retry(exc: BaseException) -> RetryDecision:
     if isinstance(exc, ProviderError) and exc.retryable:
         return RetryDecision(True, exc.retry_after)
@@ -76,22 +81,6 @@ def is_breaker_failure(exc: BaseException) -> bool:
     if isinstance(exc, ProviderError):
         return exc.counts_against_breaker
     return True
-
-
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-_DEFAULT = urllib.request.build_opener()
-
-
-def _opener_for(url: str) -> urllib.request.OpenerDirector:
-    """Environment proxies apply to real hosts; a server on this machine is reached directly
-    (a corporate proxy cannot reach our loopback, and must not see the key)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host == "localhost":
-        return _DIRECT
-    try:
-        return _DIRECT if ipaddress.ip_address(host).is_loopback else _DEFAULT
-    except ValueError:
-        return _DEFAULT
 
 
 class OpenAIClient:
@@ -121,24 +110,26 @@ class OpenAIClient:
             "Authorization": f"Bearer {self._api_key}",
             "User-Agent": USER_AGENT,
         })
-        try:
-            with _opener_for(request.full_url).open(request, timeout=timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise self._http_error(exc) from None
-        except TimeoutError:
-            raise ProviderError(TIMEOUT, f"{self.label} did not answer within "
-                                         f"{timeout:g}s") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise ProviderError(TIMEOUT, f"{self.label} did not answer within "
-                                             f"{timeout:g}s") from None
-            raise ProviderError(CONNECTION, f"cannot reach {self.label}: "
-                                            f"{self._scrub(str(exc.reason))}") from None
-        except (http.client.HTTPException, ConnectionError, OSError) as exc:
-            raise ProviderError(CONNECTION, f"the connection to {self.label} failed: "
-                                            f"{type(exc).__name__}") from None
-        return raw
+        # ``timeout`` is the whole exchange's, however slowly the answer trickles in
+        with Deadline(timeout) as deadline:
+            try:
+                with opener(request.full_url, deadline).open(request, timeout=timeout) as answer:
+                    return answer.read()
+            except urllib.error.HTTPError as exc:
+                raise self._http_error(exc) from None  # its body is read within the deadline
+            except (OSError, http.client.HTTPException) as exc:
+                raise self._failure(exc, deadline) from None
+
+    def _failure(self, exc: BaseException, deadline: Deadline) -> ProviderError:
+        """A call that got no answer: out of time, or the connection failed."""
+        if deadline.expired or _timed_out(exc):
+            return ProviderError(TIMEOUT, f"{self.label} did not answer within "
+                                          f"{deadline.seconds:g}s")
+        if isinstance(exc, urllib.error.URLError):
+            return ProviderError(CONNECTION, f"cannot reach {self.label}: "
+                                             f"{self._scrub(str(exc.reason))}")
+        return ProviderError(CONNECTION, f"the connection to {self.label} failed: "
+                                         f"{type(exc).__name__}")
 
     def _http_error(self, exc: urllib.error.HTTPError) -> ProviderError:
         status = exc.code
@@ -176,33 +167,43 @@ class OpenAIClient:
                                      f"{', ' + code if code else ''}): {detail}", status, code,
                              retry_after)
 
-    def download(self, url: str, timeout: float, max_bytes: int) -> bytes:
-        """GET an image answer's URL, with a timeout and a size cap."""
+    def download(self, url: str, timeout: float, max_bytes: int,
+                 schemes: tuple[str, ...] = ("https",)) -> bytes:
+        """GET an image answer's URL, if its scheme is one of ``schemes`` (never ``file:``),
+        within ``timeout`` for the whole download, up to ``max_bytes``."""
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+        if scheme not in schemes:
+            raise ProviderError(BAD_RESPONSE, f"the image URL's scheme {scheme or '(none)'} "
+                                              f"is not accepted ({', '.join(schemes)} only)")
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        try:
-            with _opener_for(request.full_url).open(request, timeout=timeout) as response:
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise ProviderError(BAD_RESPONSE, f"the image at the {self.label} URL is "
-                                                      f"larger than {max_bytes} bytes")
-                data = response.read(max_bytes + 1)
-        except ProviderError:
-            raise
-        except urllib.error.HTTPError as exc:
-            raise ProviderError(SERVER if exc.code >= 500 else BAD_RESPONSE,
-                                f"downloading the image failed (HTTP {exc.code})",
-                                exc.code) from None
-        except TimeoutError:
-            raise ProviderError(TIMEOUT, f"downloading the image took longer than "
-                                         f"{timeout:g}s") from None
-        except urllib.error.URLError as exc:
-            kind = TIMEOUT if isinstance(exc.reason, TimeoutError) else (
-                CONNECTION)
-            raise ProviderError(kind, f"downloading the image failed: {exc.reason}") from None
-        except (http.client.HTTPException, OSError) as exc:
-            raise ProviderError(CONNECTION, f"downloading the image failed: "
-                                            f"{type(exc).__name__}") from None
+        with Deadline(timeout) as deadline:
+            try:
+                with opener(url, deadline, schemes).open(request, timeout=timeout) as answer:
+                    data = self._read_image(answer, max_bytes)
+                if deadline.expired:  # a read cut short by the deadline returns what came
+                    raise TimeoutError
+            except urllib.error.HTTPError as exc:
+                raise ProviderError(SERVER if exc.code >= 500 else BAD_RESPONSE,
+                                    f"downloading the image failed (HTTP {exc.code})",
+                                    exc.code) from None
+            except (OSError, http.client.HTTPException) as exc:
+                if deadline.expired or _timed_out(exc):
+                    raise ProviderError(TIMEOUT, f"downloading the image took longer than "
+                                                 f"{timeout:g}s") from None
+                reason = exc.reason if isinstance(exc, urllib.error.URLError) else (
+                    type(exc).__name__)
+                raise ProviderError(CONNECTION,
+                                    f"downloading the image failed: {reason}") from None
+        return data
+
+    def _read_image(self, answer: http.client.HTTPResponse, max_bytes: int) -> bytes:
+        too_large = ProviderError(BAD_RESPONSE, f"the image at the {self.label} URL is "
+                                                f"larger than {max_bytes} bytes")
+        declared = answer.headers.get("Content-Length") or ""
+        if (declared.isascii() and declared.isdigit() and len(declared) < 16
+                and int(declared) > max_bytes):
+            raise too_large
+        data = answer.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise ProviderError(BAD_RESPONSE, f"the image at the {self.label} URL is larger "
-                                              f"than {max_bytes} bytes")
+            raise too_large
         return data

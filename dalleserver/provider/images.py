@@ -17,6 +17,9 @@ from dalleserver.provider.guard import GuardedEndpoint
 from dalleserver.provider.http import BAD_RESPONSE, OpenAIClient, ProviderError
 
 MAX_DOWNLOAD_BYTES = 32 * 1024 * 1024
+# Decoded size is what costs memory: a 17 KB PNG may claim 12000 x 12000 pixels (1.7 GB as
+# RGB). The models answer 1-4 megapixels; this leaves room and refuses bombs before decoding.
+MAX_PIXELS = 40_000_000
 
 VISUAL_DIRECTIVE = (
     "Visual directive: one finished illustration, a single clear subject, coherent light "
@@ -99,12 +102,20 @@ class OpenAIImageBackend:
             mode, source = "b64", ""
         elif first.get("url"):
             source = str(first["url"])
-            data = self.client.download(source, self.config.image_timeout, MAX_DOWNLOAD_BYTES)
+            # https only, and http when the API itself is spoken over http (a local server)
+            schemes = ("http", "https") if url.startswith("http://") else ("https",)
+            data = self.client.download(source, self.config.image_timeout, MAX_DOWNLOAD_BYTES,
+                                        schemes)
             mode = "url"
         else:
             raise ProviderError(BAD_RESPONSE, "the image answer has neither url nor b64_json")
         try:
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data))  # reads the header only
+            if image.width * image.height > MAX_PIXELS:
+                raise ProviderError(BAD_RESPONSE, f"the image model sent a picture of "
+                                                  f"{image.width}x{image.height} pixels, over "
+                                                  f"the {MAX_PIXELS // 1_000_000} megapixels "
+                                                  "accepted")
             image.load()
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
             raise ProviderError(BAD_RESPONSE, "the image model sent data that is not an "

@@ -91,6 +91,21 @@ class Exchange:
         handler.end_headers()
         handler.wfile.write(payload)
 
+    def trickle(self, status: int, payload: bytes, content_type: str, interval: float) -> None:
+        """Answer the head at once, then the body one byte every ``interval`` seconds, as a
+        provider (or a proxy) that never stalls long enough for a per-read timeout."""
+        handler = self.handler
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.flush()
+        for index in range(len(payload)):
+            handler.wfile.write(payload[index:index + 1])
+            handler.wfile.flush()
+            if self.double._closing.wait(interval):
+                return
+
     def reset(self) -> None:
         """Drop the connection with a TCP RST and no HTTP answer at all.
 
@@ -189,15 +204,18 @@ class _OkImageB64(Action):
 
 
 class _OkImageUrl(Action):
-    def __init__(self, png: bytes | None, download_status: int, download_delay: float):
+    def __init__(self, png: bytes | None, download_status: int, download_delay: float,
+                 download_trickle: float = 0.0):
         self.png = png
         self.download_status = download_status
         self.download_delay = download_delay
+        self.download_trickle = download_trickle
 
     def perform(self, exchange: Exchange) -> None:
         file_id = f"img-{next(_ids)}"
         png = small_png() if self.png is None else self.png
-        exchange.double._files[file_id] = (png, self.download_status, self.download_delay)
+        exchange.double._files[file_id] = (png, self.download_status, self.download_delay,
+                                           self.download_trickle)
         url = f"{exchange.double.base_url}/files/{file_id}.png"
         exchange.send(200, image_answer(exchange.request, [{"url": url}]))
 
@@ -212,6 +230,16 @@ class _Slow(Action):
         exchange.double._closing.wait(self.seconds)
         then = self.then or exchange.double._default_action(exchange.request["endpoint"])
         then.perform(exchange)
+
+
+class _Trickle(Action):
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+
+    def perform(self, exchange: Exchange) -> None:
+        answer = image_answer(exchange.request, [{
+            "b64_json": base64.b64encode(small_png()).decode("ascii")}])
+        exchange.trickle(200, json.dumps(answer).encode(), "application/json", self.interval)
 
 
 class _Reset(Action):
@@ -243,10 +271,11 @@ def ok_image_b64(png: bytes | None = None) -> Action:
 
 
 def ok_image_url(png: bytes | None = None, *, download_status: int = 200,
-                 download_delay: float = 0.0) -> Action:
+                 download_delay: float = 0.0, download_trickle: float = 0.0) -> Action:
     """200 with one image URL on this double; downloading it answers ``download_status``
-    after ``download_delay`` seconds with ``png`` (or an error body when not 200)."""
-    return _OkImageUrl(png, download_status, download_delay)
+    after ``download_delay`` seconds with ``png`` (or an error body when not 200), one
+    byte every ``download_trickle`` seconds when that is set."""
+    return _OkImageUrl(png, download_status, download_delay, download_trickle)
 
 
 def rate_limited(retry_after: str | None = None, retry_after_ms: str | None = None) -> Action:
@@ -291,6 +320,11 @@ def bad_request(message: str = "Invalid value for 'size': must be one of 1024x10
                 param: str | None = "size") -> Action:
     """400 invalid_request_error about a parameter: a generic non-retryable client error."""
     return Reply(400, _error(message, "invalid_request_error", None, param))
+
+
+def trickle(interval: float) -> Action:
+    """200 with an image answer whose body comes one byte every ``interval`` seconds."""
+    return _Trickle(interval)
 
 
 def slow(seconds: float, then: Action | None = None) -> Action:
@@ -381,7 +415,7 @@ class OpenAIDouble:
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[Action]] = {"chat": deque(), "images": deque(),
                                                    "speech": deque()}
-        self._files: dict[str, tuple[bytes, int, float]] = {}
+        self._files: dict[str, tuple[bytes, int, float, float]] = {}
         self._closing = threading.Event()
         self.requests: list[dict[str, Any]] = []
         self._server = _Server(self)
@@ -473,10 +507,13 @@ class _ServeFile(Action):
         if entry is None:
             exchange.send(404, _error("File not found", "invalid_request_error", None))
             return
-        png, code, delay = entry
+        png, code, delay, trickle_interval = entry
         if delay:
             exchange.double._closing.wait(delay)
         if code != 200:
             exchange.send(code, _error(f"download failed ({code})", "server_error", None))
+            return
+        if trickle_interval:
+            exchange.trickle(200, png, "image/png", trickle_interval)
             return
         exchange.send(200, png, {"Content-Type": "image/png"})
