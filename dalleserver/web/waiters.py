@@ -65,6 +65,9 @@ class RunWaiters:
         self._seq = itertools.count()
         self._stopped = False
         self._thread: threading.Thread | None = None
+        # waiters whose run is done: answered by the waiters' thread, never by the board's
+        # listener (it runs under the job manager's lock; answers read files)
+        self._ready: list[_Waiter] = []
         board.add_listener(self._changed)
 
     def respond(self, key: Key, seconds: float, answer: Callable[[], Response]) -> Response:
@@ -102,12 +105,13 @@ class RunWaiters:
         return self.board.get(key) is not None
 
     def _changed(self, key: Key) -> None:
-        """Board listener: a run of ``key`` changed; if it is done, answer its waiters."""
+        """Board listener: a run of ``key`` changed; if it is done, its waiters are handed
+        to the waiters' thread."""
         if key not in self._by_key or self._running(key):
             return
         with self._lock:
-            waiters = list(self._by_key.get(key, ()))
-        self._resolve(waiters)
+            self._ready.extend(self._by_key.get(key, ()))
+            self._lock.notify()
 
     def _resolve(self, waiters: list[_Waiter]) -> None:
         for waiter in waiters:
@@ -145,19 +149,25 @@ class RunWaiters:
             self._thread.start()
 
     def _expire(self) -> None:
+        """The waiters' thread: answers runs that are done and waits that ran out."""
         while True:
             with self._lock:
-                while not self._stopped:
-                    while self._heap and self._heap[0].done:
-                        heapq.heappop(self._heap)
-                    if not self._heap:
-                        self._lock.wait()
-                        continue
-                    wait = self._heap[0].deadline - self._clock()
-                    if wait <= 0:
-                        break
-                    self._lock.wait(wait)
-                if self._stopped:
+                due = self._next_due()
+                if due is None:
                     return
-                due = heapq.heappop(self._heap)
-            self._resolve([due])
+            self._resolve(due)
+
+    def _next_due(self) -> list[_Waiter] | None:
+        """With the lock held: waiters to answer now (waiting until there are some);
+        None once stopped."""
+        while not self._stopped:
+            if self._ready:
+                ready, self._ready = self._ready, []
+                return ready
+            while self._heap and self._heap[0].done:
+                heapq.heappop(self._heap)
+            wait = self._heap[0].deadline - self._clock() if self._heap else None
+            if wait is not None and wait <= 0:
+                return [heapq.heappop(self._heap)]
+            self._lock.wait(wait)
+        return None
