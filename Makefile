@@ -51,6 +51,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/overload.py
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/gallery.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[cluster]'
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/variants.py

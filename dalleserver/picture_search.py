@@ -93,6 +93,7 @@ class TitleWords:
         self._lock = threading.Lock()
         self._unread: list[Picture] = []
         self._pictures: dict[str, list[Picture]] = {}
+        self._words: dict[Picture, set[str]] = {}  # each picture's words, by identity
         self._vocabulary: list[str] = []
         self._sorted = True
 
@@ -103,17 +104,30 @@ class TitleWords:
 
     def find(self, prefix: str) -> list[Picture]:
         """The pictures with a title word starting with ``prefix`` (stale ones included)."""
+        return [picture for holders in self._holders(prefix) for picture in holders]
+
+    def count(self, prefix: str) -> int:
+        """How many pictures (stale ones included) have a word starting with ``prefix``."""
+        return sum(len(holders) for holders in self._holders(prefix))
+
+    def has(self, picture: Picture, prefix: str) -> bool:
+        """Whether a word of the picture's title starts with ``prefix``."""
+        self._read_titles()
+        with self._lock:
+            return any(word.startswith(prefix) for word in self._words.get(picture, ()))
+
+    def _holders(self, prefix: str) -> list[list[Picture]]:
         self._read_titles()
         with self._lock:
             if not self._sorted:
                 self._vocabulary.sort()
                 self._sorted = True
             at = bisect.bisect_left(self._vocabulary, prefix)
-            found: list[Picture] = []
+            found = []
             for word in self._vocabulary[at:]:
                 if not word.startswith(prefix):
                     break
-                found.extend(self._pictures[word])
+                found.append(self._pictures[word])
             return found
 
     def _read_titles(self) -> None:
@@ -122,6 +136,7 @@ class TitleWords:
         read = [(picture, self._words_of(picture)) for picture in unread]  # no lock held
         with self._lock:
             for picture, words in read:
+                self._words[picture] = words
                 for word in words:
                     holders = self._pictures.get(word)
                     if holders is None:
@@ -192,13 +207,28 @@ def _by_series(files: FolderIndex[Picture], chosen: set[str], query: PictureQuer
 
 def _matching(files: FolderIndex[Picture], titles: TitleWords, chosen: set[str],
               terms: list[Term]) -> list[Picture]:
-    """The current pictures of the chosen series that every term matches."""
-    sets = [_term_matches(files, titles, term) for term in terms]
-    sets.sort(key=len)
-    first, rest = sets[0], sets[1:]
-    return [picture for key, picture in first.items()
-            if key[0] in chosen and all(key in other for other in rest)
+    """The current pictures of the chosen series that every term matches: the pictures of
+    the rarest term, checked against the others (costs that term's matches)."""
+    total = files.count()
+    rarest = min(terms, key=lambda term: _estimate(titles, term, total))
+    others = [term for term in terms if term is not rarest]
+    return [picture for key, picture in _term_matches(files, titles, rarest).items()
+            if key[0] in chosen and all(_accepts(titles, term, picture) for term in others)
             and files.get(*key) is picture]  # not replaced or removed since noted
+
+
+def _estimate(titles: TitleWords, term: Term, total: int) -> float:
+    """About how many pictures a term matches (an address digit divides by 16)."""
+    found = titles.count(term.word) if term.word else 0
+    if term.address_prefix:
+        found += total / 16 ** (len(term.address_prefix) - 2)
+    return found
+
+
+def _accepts(titles: TitleWords, term: Term, picture: Picture) -> bool:
+    if term.address_prefix and picture.address.startswith(term.address_prefix):
+        return True
+    return bool(term.word) and titles.has(picture, term.word)
 
 
 def _term_matches(files: FolderIndex[Picture], titles: TitleWords, term: Term

@@ -241,8 +241,8 @@ def render_page(page: GalleryPage) -> str:
     title = "dalleserver · gallery"
     if query.filtered:
         title = f"{count_text(page)} · {title}"
-    return _template().substitute(
-        title=esc(title),
+    return render_static(
+        "preview.html", esc(title),
         series_options=_options([(s.name, f"{s.name} — {s.purpose}" if s.purpose else s.name)
                                  for s in page.series], form_series),
         series_about=series_about_html(chosen),
@@ -273,7 +273,7 @@ def render_page(page: GalleryPage) -> str:
 _TEMPLATES: dict[str, Template] = {}
 
 
-def _template(name: str = "preview.html") -> Template:
+def _template(name: str) -> Template:
     """A packaged page template, read once."""
     template = _TEMPLATES.get(name)
     if template is None:
@@ -281,7 +281,8 @@ def _template(name: str = "preview.html") -> Template:
     return template
 
 
-def render_static(name: str, **values: str) -> str:
-    """Another packaged page (``name`` in ``static/``) with its values, escaped by the
-    caller."""
-    return _template(name).substitute(**values)
+def render_static(name: str, title: str, **values: str) -> str:
+    """A page: the body ``name`` in ``static/`` with its values, in the shell that every
+    page shares (``page.html``: head, icons, stylesheet); values escaped by the caller."""
+    body = _template(name).substitute(**values)
+    return _template("page.html").substitute(title=title, body=body)

@@ -1,23 +1,18 @@
 """The preview page in a real browser: Debian's Chromium, headless, driven by Playwright.
 
 Marker ``browser``; .ci/run installs chromium and runs these after the main suite. The
-screenshots land in docs/ for the README.
+gallery's own tests (and the README's screenshots) are in test_gallery_browser.py.
 """
 
 import hashlib
-import shutil
 import time
 
 import pytest
 
-from tests.conftest import REPO
 from tests.support.server import running_server
+from tests.web.conftest import ARGS, CHROMIUM  # noqa: F401 (test_browser_embedding's)
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-DOCS = REPO / "docs"
 SEEDED = [("nocturne" if i % 2 else "reef-and-tide",
            "0x" + hashlib.sha256(f"seed{i}".encode()).hexdigest()[:40]) for i in range(7)]
 NEW = "0x" + hashlib.sha256(b"fresh").hexdigest()[:40]
@@ -31,15 +26,6 @@ def site(tmp_path_factory):
             app.jobs.submit(series, address)
         assert app.jobs.wait_idle(120)
         yield f"http://127.0.0.1:{client.port}", app
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -98,8 +84,6 @@ def test_generate_with_live_progress(site, page):
         .get_attribute("data-address") == NEW
     page.wait_for_function(
         f"document.querySelector('.card[data-address=\"{NEW}\"] img').naturalWidth > 0")
-    page.wait_for_timeout(1000)  # let the arrival animation and the bar transition finish
-    page.screenshot(path=str(DOCS / "preview-generated.png"))
     card.locator(".thumb").click()
     page.wait_for_selector("#viewer .viewer-caption")
     assert page.locator("#viewer").is_visible()

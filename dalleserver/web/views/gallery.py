@@ -65,7 +65,7 @@ def message_page(status: int, heading: str, message: str,
     esc = html.escape
     items = "".join(f'<li><a href="{esc(href)}">{esc(text)}</a></li>'
                     for href, text in (links or [("/preview", "Back to the gallery")]))
-    return html_page(status, render_static("message.html", title=esc(heading),
+    return html_page(status, render_static("message.html", f"{esc(heading)} · dalleserver",
                                            heading=esc(heading), message=esc(message),
                                            links=items))
 

@@ -82,8 +82,9 @@ def _progress(app: App, key: Key, here: str, stopped: bool) -> Response:
     value = f' value="{float(summary.get("percent") or 0):.0f}"' if is_estimated(summary) else ""
     toggle = (f'<a href="{esc(here)}">Update automatically again</a>' if stopped else
               f'<a href="{esc(here)}&amp;refresh=0">Stop updating</a>')
+    words = esc(phase_words(phase))
     body = render_static(
-        "generate.html", label=esc(label), phase=esc(phase_words(phase)),
+        "generate.html", f"{words} · {esc(label)} · dalleserver", label=esc(label), phase=words,
         time=esc(time_words(summary)), value=value, here=esc(here), toggle=toggle,
         updating=("Updates are stopped." if stopped else
                   f"This page updates every {REFRESH_SECONDS} seconds."))
