@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dalleserver.batches import BatchService
+from dalleserver.batches.store import FileBatchStore
 from dalleserver.config import Config
 from dalleserver.costs.budget import Budget
 from dalleserver.costs.spending import Spending
-from dalleserver.costs.store import FileSpendStore
+from dalleserver.costs.store import FileSpendStore, SpendStore
 from dalleserver.dress import Catalog
 from dalleserver.ens import DisplayNames, EnsResolver, build_resolver
 from dalleserver.imaging.backends import ImageBackend, backend_for
@@ -60,6 +62,8 @@ class Runtime:
     webhooks: Webhooks | None = None
     # with TB_DALLE_REDIS_URL: the instances' shared queue, locks, progress and rate limit
     cluster: Cluster | None = None
+    # POST /v1/batches and dalleserver batch: many pictures fed in behind interactive ones
+    batches: BatchService | None = None
 
 
 def ens_lookup_limit(http_threads: int) -> int:
@@ -69,17 +73,20 @@ def ens_lookup_limit(http_threads: int) -> int:
 
 
 def build_spending(config: Config, data_dir: DataDir, instruments: Instruments,
-                   clock: Callable[[], float] | None = None) -> Spending | None:
+                   clock: Callable[[], float] | None = None,
+                   store: SpendStore | None = None) -> Spending | None:
     """Cost control when calls are paid (an API key): the price table, the configured
-    image options, the budget kept in the data dir, the local renderer as its fallback.
-    Reads the ledger once, so an unreadable one stops the start (StorageError)."""
+    image options, the budget kept in the data dir (or ``store``: the cluster's), the
+    local renderer as its fallback. Reads the ledger once, so an unreadable one stops the
+    start (StorageError)."""
     if not config.has_api_key:
         return None
     budget = None
     if config.budget is not None:
-        budget = Budget(config.budget, FileSpendStore(data_dir.metrics / "spending.json"),
-                        **({"clock": clock} if clock else {}))
-        budget.spent()
+        ledger = store or FileSpendStore(data_dir.metrics / "spending.json")
+        budget = Budget(config.budget, ledger, **({"clock": clock} if clock else {}))
+        if store is None:
+            budget.spent()  # the file is read now: a garbled one stops the start
     image = config.image_options if config.image_backend == "openai" else None
     chat = config.enhancement_model if config.enhance_enabled else None
     fallback = backend_for("local") if config.budget_fallback == "local" else None
@@ -176,7 +183,8 @@ def build_runtime(
     locks = cluster.locks if cluster else LockTable(data_dir.locks, ttl=config.lock_ttl)
     view = cluster.view if cluster else board
     instruments = Instruments()
-    spending = build_spending(config, data_dir, instruments, budget_clock)
+    spending = build_spending(config, data_dir, instruments, budget_clock,
+                              cluster.spend_store() if cluster else None)
     enhancer, openai_backend, breakers = build_provider(config, instruments, breaker_options,
                                                         spending, **(guard_options or {}))
     if backend is None:
@@ -212,7 +220,10 @@ def build_runtime(
         instruments.watch(cluster=cluster.stats)
     instruments.watch(queue_depth=lambda: jobs.queue_depth, in_flight=lambda: jobs.in_flight,
                       breaker_states=lambda: {n: b.state for n, b in all_breakers.items()})
+    batch_store = cluster.batch_store() if cluster else FileBatchStore(data_dir.root / "batches")
+    batches = BatchService(batch_store, jobs, view, pipeline.image_exists, config.batch_max,
+                           webhooks)
     return Runtime(config, catalog, data_dir, view, locks, pipeline, jobs, instruments,
                    pictures, breakers, resolver=resolver, display_names=display_names,
                    spending=spending, variants=variants, webhooks=webhooks, records=records,
-                   speech=speech, cluster=cluster)
+                   speech=speech, cluster=cluster, batches=batches)

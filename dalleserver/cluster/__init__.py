@@ -13,11 +13,13 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from dalleserver.cluster.batch_store import RedisBatchStore
 from dalleserver.cluster.board import ClusterBoard
 from dalleserver.cluster.link import RedisLink
 from dalleserver.cluster.locks import RedisLockTable
 from dalleserver.cluster.manager import ClusterJobManager
 from dalleserver.cluster.rate_limit import SharedRateLimiter
+from dalleserver.cluster.spend_store import RedisSpendStore
 from dalleserver.config import Config
 from dalleserver.jobs.pipeline import Pipeline
 from dalleserver.jobs.progress import ProgressBoard
@@ -37,6 +39,13 @@ class Cluster:
         self.jobs = ClusterJobManager(pipeline, board, self.view, self.link, self.locks,
                                       workers, queue_size, self.config.reclaim_after)
         return self.jobs
+
+    def batch_store(self) -> RedisBatchStore:
+        return RedisBatchStore(self.link)
+
+    def spend_store(self) -> RedisSpendStore:
+        """The spending budget, shared by every instance."""
+        return RedisSpendStore(self.link)
 
     def rate_limiter(self, per_minute: int) -> SharedRateLimiter:
         return SharedRateLimiter(self.link, per_minute)

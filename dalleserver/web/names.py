@@ -63,6 +63,9 @@ class NameLookups:
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                         thread_name_prefix="ens-lookup")
         self._waiting = threading.BoundedSemaphore(max_waiting)
+        self.max_waiting = max_waiting
+        self._count_lock = threading.Lock()
+        self._parked = 0
 
     def answer_after(self, name: str, answer: Callable[[], Response]) -> Response:
         """A deferred response: ``answer()`` runs on a lookup thread, where the name may
@@ -78,19 +81,32 @@ class NameLookups:
                 resume(answer())
             finally:
                 _inline.allowed = False
+                self._count(-1)
                 self._waiting.release()
 
         def defer(resume: Callable[[Response], None]) -> None:
+            self._count(1)
             try:
                 self._pool.submit(run, resume)
             except RuntimeError:  # shut down: the request still gets its answer
+                self._count(-1)
                 self._waiting.release()
                 resume(answer())
 
         return Response(defer=defer)
 
+    @property
+    def waiting(self) -> int:
+        """Requests parked for a lookup now."""
+        with self._count_lock:
+            return self._parked
+
+    def _count(self, change: int) -> None:
+        with self._count_lock:
+            self._parked += change
+
     def stop(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False)  # lookups under way finish and answer
 
 
 def address_of(app: App, segment: str) -> tuple[str, str]:

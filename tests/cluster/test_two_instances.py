@@ -171,3 +171,26 @@ def test_generate_on_the_command_line_with_redis_away_is_one_line(tmp_path):
                                    TB_DALLE_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"))
     assert result.returncode == 2 and "Redis" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_spending_budget_is_shared(tmp_path, redis_server):
+    from tests.support import openai_double as od
+
+    with od.OpenAIDouble() as api:
+        env = {"OPENAI_API_KEY": "sk-test-" + "c" * 40, "OPENAI_BASE_URL": api.base_url,
+               "TB_DALLE_BUDGET": "3/day", "TB_DALLE_NO_ENHANCE": "1",
+               "TB_DALLE_ADMIN_TOKEN": "not-given"}  # so loopback clients are no admins
+        shared = {"TB_DALLE_REDIS_URL": redis_server.url, **env}
+        with ExitStack() as stack:
+            servers = [stack.enter_context(running_server(
+                tmp_path / f"i{n}", workers=1, env=shared,
+                flags={"data_dir": str(tmp_path / "data"), "image_backend": "openai"}))
+                for n in range(2)]
+            for _, app in servers:
+                assert app.runtime.cluster.link.wait_up(10)
+            statuses = []
+            for i, address in enumerate(ADDRESSES[:8]):
+                client = servers[i % 2][0]
+                statuses.append(client.get(f"/dalle/empty/{address}?generate=1")[0].status)
+            assert statuses.count(202) == 3 and statuses.count(429) == 5
+            wait_for(lambda: api.calls("images") == 3, what="three paid pictures")

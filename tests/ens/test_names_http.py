@@ -255,8 +255,7 @@ def test_cold_names_wait_off_the_http_threads_and_are_bounded(tmp_path, node) ->
         for holder in holders:
             holder.start()
         wait_for(lambda: node.requests, "the first cold name reaching the node")
-        wait_for(lambda: len(holders) == 2 and all(h.is_alive() for h in holders),
-                 "both parked")
+        wait_for(lambda: app.lookups.waiting == 2, "both parked")
         response, doc = client.json("GET", f"/dalle/{SERIES}/third.eth")
         assert response.status == 503 and response.getheader("Retry-After") == "1"
         assert "too many" in doc["error"]["message"]
