@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from dalleserver import __version__
 from dalleserver.address import AddressError
+from dalleserver.cli_batch import BatchUsageError, add_batch_command, cmd_batch
 from dalleserver.config import SETTINGS, Config, ConfigError, Setting, load_config
 from dalleserver.dress import Catalog, DatabaseError, SeriesError
 from dalleserver.dress.databases import ALL_DATABASES
@@ -25,8 +26,8 @@ from dalleserver.ens import (
 from dalleserver.storage import DataDir
 
 PROG = "dalleserver"
-COMMANDS = ("serve", "generate", "prompts", "series", "check", "estimate", "print-unit",
-            "print-env")
+COMMANDS = ("serve", "generate", "prompts", "series", "check", "estimate", "batch",
+            "print-unit", "print-env")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -106,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("file", help="one address a line; # comments, blank lines allowed")
     estimate.add_argument("--json", action="store_true", help="print JSON")
     _add_settings(estimate, GENERATE_SETTINGS)
+    add_batch_command(sub, _add_common)
+    _add_settings(sub.choices["batch"], GENERATE_SETTINGS)
     sub.add_parser("print-unit", help="print the systemd unit this binary ships with")
     sub.add_parser("print-env", help="print the commented settings file for the service")
     return parser
@@ -356,6 +359,7 @@ HANDLERS: dict[str, Any] = {
     "series": cmd_series,
     "check": cmd_check,
     "estimate": cmd_estimate,
+    "batch": cmd_batch,
 }
 
 
@@ -371,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return print_deploy_file(args.command)
         config = config_from_args(args)
         return HANDLERS[args.command](args, config)
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, BatchUsageError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (DatabaseError, SeriesError) as exc:

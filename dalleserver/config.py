@@ -318,6 +318,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reclaim_after", "TB_DALLE_RECLAIM_AFTER", None, 30.0, _parse_positive_duration,
             "how long a stopped instance's generations wait before another takes them "
             "over, a positive " + DURATION_FORM),
+    Setting("batch_max", "TB_DALLE_BATCH_MAX", None, 10_000, _parse_int(1, 1_000_000),
+            "the most items one batch (POST /v1/batches) may have, an integer from 1 to "
+            "1000000"),
     Setting("log_level", "TB_DALLE_LOG_LEVEL", "--log-level", "info", _parse_choice(LOG_LEVELS),
             "one of " + ", ".join(LOG_LEVELS), "debug, info, warning or error"),
     Setting("log_format", "TB_DALLE_LOG_FORMAT", "--log-format", "text",
@@ -376,6 +379,7 @@ class Config:
     redis_prefix: str
     instance: str
     reclaim_after: float
+    batch_max: int
     log_level: str
     log_format: str
     env_file: Path | None = None

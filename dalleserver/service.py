@@ -47,6 +47,8 @@ class Service:
         """Start the generation workers, the ENS display-name lookups and the accept loop
         (in a thread of its own)."""
         self.runtime.jobs.start()
+        if self.runtime.batches is not None:
+            self.runtime.batches.start()
         self.sweeper.start()
         if self.runtime.webhooks is not None:
             self.runtime.webhooks.start()
@@ -69,6 +71,8 @@ class Service:
         self.server.drain(grace)
         self.app.access.close()  # every answered request's line is written
         self.sweeper.stop()
+        if self.runtime.batches is not None:  # before the jobs: no feeding into a closed queue
+            self.runtime.batches.stop()
         self.runtime.jobs.stop(grace)
         if self.runtime.webhooks is not None:  # after the runs: their webhooks are queued
             self.runtime.webhooks.stop()

@@ -10,13 +10,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dalleserver"
 
 # Top to bottom; a part may import parts below it (or itself), never above.
 LAYERS = [
-    {"cli", "__main__"},
+    {"cli", "cli_batch", "__main__"},
     {"service"},
     {"web"},
     {"httpd"},
     {"runtime", "speech"},
     # cluster mode: the jobs' and the board's interfaces over Redis
-    {"cluster"},
+    {"cluster", "batches"},
     {"jobs"},
     {"imaging", "provider", "ens", "webhooks", "records", "series_store"},
     {"resilience", "observability", "dress", "packaging"},

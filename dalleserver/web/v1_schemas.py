@@ -123,3 +123,28 @@ DATABASE_RECORDS = _shape({
         {"key": TEXT, "values": {"type": "array", "items": TEXT}}, ("key", "values"))},
 }, ("name", "version", "records"))
 VALID = _shape({"valid": FLAG}, ("valid",))
+
+# -- batches (POST /v1/batches) ---------------------------------------------------------
+BATCH_BODY = _body({
+    "series": {"type": "string", "maxLength": 100, "minLength": 1},
+    "addresses": {"type": "array", "items": {"type": "string", "maxLength": 100},
+                  "description": "Ethereum addresses; at most TB_DALLE_BATCH_MAX (default "
+                                 "10000), duplicates counted once"},
+    "force": {**FLAG, "description": "make again the pictures already made"},
+    "callback": {"type": "string", "format": "uri", "maxLength": 2000,
+                 "description": "a URL on an allowed host (TB_DALLE_WEBHOOK_HOSTS) that gets "
+                                "the batch, signed, when it ends"},
+}, ("series", "addresses"))
+_COUNT = {"type": "integer"}
+BATCH_STATES = ("pending", "queued", "running", "completed", "failed", "cancelled", "skipped")
+BATCH_ITEM = _shape({"index": _COUNT, "address": TEXT,
+                     "state": {"type": "string", "enum": list(BATCH_STATES)}},
+                    ("index", "address", "state"))
+BATCH = _shape({
+    "id": TEXT, "series": TEXT, "force": FLAG, "total": _COUNT,
+    "state": {"type": "string", "enum": ["running", "cancelling", "completed", "cancelled"]},
+    "counts": _shape({name: _COUNT for name in BATCH_STATES}, BATCH_STATES),
+    "createdAt": TEXT, "endedAt": {"type": ["string", "null"]}, "location": TEXT,
+    "items": {"type": "array", "items": BATCH_ITEM},
+    "nextCursor": {"type": ["string", "null"]},
+}, ("id", "series", "state", "total", "counts", "location"))
