@@ -222,7 +222,7 @@ def build_runtime(
                       breaker_states=lambda: {n: b.state for n, b in all_breakers.items()})
     batch_store = cluster.batch_store() if cluster else FileBatchStore(data_dir.root / "batches")
     batches = BatchService(batch_store, jobs, view, pipeline.image_exists, config.batch_max,
-                           webhooks)
+                           webhooks, takeover=config.reclaim_after)
     return Runtime(config, catalog, data_dir, view, locks, pipeline, jobs, instruments,
                    pictures, breakers, resolver=resolver, display_names=display_names,
                    spending=spending, variants=variants, webhooks=webhooks, records=records,

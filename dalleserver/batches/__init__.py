@@ -27,13 +27,17 @@ class BatchService:
     """Create, read and cancel batches; the feeder does the work."""
 
     def __init__(self, store: BatchStore, jobs: JobQueue, board: BoardView, image_exists,
-                 max_items: int, webhooks: Webhooks | None = None) -> None:
+                 max_items: int, webhooks: Webhooks | None = None,
+                 takeover: float = 30.0) -> None:
+        """``takeover``: how long a batch waits for another feeder when the one feeding it
+        stopped (in a cluster, the reclaim time of the jobs)."""
         self.store = store
         self.jobs = jobs
         self.max_items = max_items
         self.webhooks = webhooks
         window = max(2, jobs.workers + 1)
-        self.feeder = BatchFeeder(store, jobs, board, image_exists, window, self._ended)
+        self.feeder = BatchFeeder(store, jobs, board, image_exists, window, self._ended,
+                                  takeover)
 
     def start(self) -> None:
         self.feeder.start()

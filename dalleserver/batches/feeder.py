@@ -26,7 +26,7 @@ log = logging.getLogger("dalleserver.batches")
 
 FEED_BELOW = 3  # queue more batch items only while fewer jobs than this wait
 TICK = 0.2  # seconds between looks when nothing changes
-LEASE = 10.0  # seconds a feeder holds a batch without renewing
+MIN_LEASE = 2.0  # seconds a feeder holds a batch without renewing, at least
 OPEN = frozenset(STATE_LETTERS[s] for s in ("pending", "queued", "running"))
 OUTSTANDING = frozenset(STATE_LETTERS[s] for s in ("queued", "running"))
 P, Q, R = (STATE_LETTERS[s] for s in ("pending", "queued", "running"))
@@ -38,13 +38,15 @@ class BatchFeeder:
 
     def __init__(self, store: BatchStore, jobs: JobQueue, board: BoardView,
                  image_exists: Callable[[Key], bool], window: int,
-                 on_end: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_end: Callable[[dict[str, Any]], None] | None = None,
+                 lease: float = MIN_LEASE) -> None:
         self.store = store
         self.jobs = jobs
         self.board = board
         self.image_exists = image_exists
         self.window = window
         self.on_end = on_end
+        self.lease = max(lease, MIN_LEASE)
         self.owner = secrets.token_hex(8)
         self._keys: dict[str, list[Key]] = {}  # a batch's items never change
         self._wake = threading.Event()
@@ -87,7 +89,7 @@ class BatchFeeder:
         for batch_id in self.store.open_ids():
             if self._stop.is_set():
                 return
-            if self.store.lease(batch_id, self.owner, LEASE):
+            if self.store.lease(batch_id, self.owner, self.lease):
                 self.feed(batch_id)
 
     def feed(self, batch_id: str) -> None:

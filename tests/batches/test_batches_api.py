@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from contextlib import contextmanager
 
 from tests.support.backends import GatedBackend
 from tests.support.receiver import Receiver
@@ -136,11 +137,19 @@ def test_pictures_already_made_are_skipped_unless_force(tmp_path):
         assert backend.renders == 4
 
 
+@contextmanager
+def _held_batch(tmp_path, backend, count: int):
+    """(client, app, batch location) of a one-worker server whose backend holds the
+    batch's first item at its gate."""
+    with _server(tmp_path, backend, workers="1") as (client, app):
+        location = _create(client, _addresses(count))
+        assert backend.started.wait(20)
+        yield client, app, location
+
+
 def test_cancelling_stops_what_has_not_started(tmp_path):
     backend = GatedBackend(open_gate=False)
-    with _server(tmp_path, backend, workers="1") as (client, _app):
-        location = _create(client, _addresses(10))
-        assert backend.started.wait(20)
+    with _held_batch(tmp_path, backend, 10) as (client, _app, location):
         response, doc = client.json("DELETE", location, headers=ADMIN)
         assert response.status == 200 and doc["data"]["state"] == "cancelling"
         assert doc["data"]["counts"]["pending"] == 0
@@ -153,9 +162,7 @@ def test_cancelling_stops_what_has_not_started(tmp_path):
 
 def test_an_interactive_trigger_runs_before_the_rest_of_a_big_batch(tmp_path):
     backend = OrderedBackend(open_gate=False)
-    with _server(tmp_path, backend, workers="1") as (client, app):
-        location = _create(client, _addresses(30))
-        assert backend.started.wait(20)
+    with _held_batch(tmp_path, backend, 30) as (client, app, location):
         interactive = _addresses(1, start=1000)[0]
         response, _ = client.get(f"/dalle/{SERIES}/{interactive}?generate=1")
         assert response.status == 202
