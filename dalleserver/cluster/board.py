@@ -23,6 +23,7 @@ import redis
 from dalleserver.cluster.link import DOWN_ERRORS, RedisLink
 from dalleserver.cluster.render import with_position
 from dalleserver.jobs.finished_runs import Finished
+from dalleserver.jobs.listeners import Listeners
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.jobs.run_state import Run
 from dalleserver.storage import Key
@@ -58,7 +59,7 @@ class ClusterBoard:
         self.local = local
         self.link = link
         self.keys = link.keys
-        self._listeners: list[Callable[[Key], None]] = []
+        self._listeners = Listeners()
         # the job manager's: another instance asks to cancel a run of ours (key, run id)
         self.on_cancel: Callable[[Key, str], None] | None = None
         local.add_listener(self._relay)
@@ -162,20 +163,13 @@ class ClusterBoard:
 
     # -- listeners ----------------------------------------------------------------------
     def add_listener(self, listener: Callable[[Key], None]) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def remove_listener(self, listener: Callable[[Key], None]) -> None:
-        try:
-            self._listeners.remove(listener)
-        except ValueError:
-            pass
+        self._listeners.remove(listener)
 
     def _relay(self, key: Key) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(key)
-            except Exception:  # a broken listener must not break a generation
-                continue
+        self._listeners.notify(key)
 
     def start(self) -> None:
         """Follow the changes every instance publishes."""

@@ -42,6 +42,7 @@ from dalleserver.jobs.manager import (
     QueueFull,
     ShuttingDown,
     Submission,
+    serve_cache_hit,
 )
 from dalleserver.jobs.pipeline import Outcome, Pipeline
 from dalleserver.jobs.progress import ProgressBoard
@@ -211,12 +212,9 @@ class ClusterJobManager:
                 raise ShuttingDown
             if key in self._jobs:
                 return Submission("active", self.view, key)
-        if not force and self.pipeline.backend is not None and self.pipeline.image_exists(key):
-            record = self.board.finished(key)
-            if record is None or not record.cache_hit or record.error:
-                self.board.record_cache_hit(key)
-            self._observe(Outcome("cache_hit"), 0.0)  # every cache-hit answer counts
-            return Submission("cache_hit", self.board, key)
+        hit = serve_cache_hit(self.pipeline, self.board, key, force, self._observe)
+        if hit is not None:
+            return hit
         if self.pipeline.backend is None and not force:
             record = self.view.finished(key)
             if record is not None and not record.error:

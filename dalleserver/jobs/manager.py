@@ -72,6 +72,19 @@ class Submission:
         return self._board.snapshot_json(self._key) or b"{}"
 
 
+def serve_cache_hit(pipeline: Pipeline, board: ProgressBoard, key: Key, force: bool,
+                    observe: Callable[[Outcome, float], None]) -> Submission | None:
+    """The answer when the picture of ``key`` already exists (never with ``force``, never
+    without a backend): a cache hit, recorded once while kept, counted every time."""
+    if force or pipeline.backend is None or not pipeline.image_exists(key):
+        return None
+    record = board.finished(key)
+    if record is None or not record.cache_hit or record.error:
+        board.record_cache_hit(key)
+    observe(Outcome("cache_hit"), 0.0)
+    return Submission("cache_hit", board, key)
+
+
 class JobManager:
     def __init__(self, pipeline: Pipeline, board: ProgressBoard, workers: int = 2,
                  queue_size: int = 64, lock_retry: float = LOCK_RETRY) -> None:
@@ -202,14 +215,10 @@ class JobManager:
                 raise ShuttingDown
             if key in self._active:
                 return Submission("active", self.board, key)
-        if not force and self.pipeline.backend is not None and self.pipeline.image_exists(key):
-            # Outside the lock: polls of finished images must not queue behind each other.
-            # A cache hit is recorded once; later polls read that record while it is kept.
-            record = self.board.finished(key)
-            if record is None or not record.cache_hit or record.error:
-                self.board.record_cache_hit(key)
-            self._observe(Outcome("cache_hit"), 0.0)  # every cache-hit answer counts
-            return Submission("cache_hit", self.board, key)
+        # outside the lock: polls of finished images must not queue behind each other
+        hit = serve_cache_hit(self.pipeline, self.board, key, force, self._observe)
+        if hit is not None:
+            return hit
         with self._cond:
             return self._enqueue(key, force, admit, name, options, request_id)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from dalleserver.dress.model import DalleDress
 from dalleserver.jobs.finished_runs import Finished, FinishedRuns, pack, unpack
+from dalleserver.jobs.listeners import Listeners
 from dalleserver.jobs.phase_stats import PhaseStats
 from dalleserver.jobs.run_state import ACTIONABLE, Run, now_ns, render_run
 from dalleserver.storage import Key
@@ -49,7 +50,7 @@ class ProgressBoard:
         self._live: dict[Key, Run] = {}
         self._finished = FinishedRuns(retention, memory_budget)
         self._lock = threading.RLock()
-        self._listeners: list[Callable[[Key], None]] = []
+        self._listeners = Listeners()
         self.queue_position: Callable[[int], int] = _ticket_is_position
         self.cache_hit_dress: Callable[[Key], DalleDress | None] = _no_dress
 
@@ -266,20 +267,13 @@ class ProgressBoard:
                     "evicted_early": finished.evicted_early, "live": len(self._live)}
 
     def add_listener(self, listener: Callable[[Key], None]) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def remove_listener(self, listener: Callable[[Key], None]) -> None:
-        try:
-            self._listeners.remove(listener)
-        except ValueError:
-            pass
+        self._listeners.remove(listener)
 
     def _notify(self, key: Key) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(key)
-            except Exception:  # a broken listener must not break a generation
-                continue
+        self._listeners.notify(key)
 
 
 def _dumps(doc: dict[str, Any]) -> bytes:
