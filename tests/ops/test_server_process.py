@@ -1,12 +1,10 @@
 """The server as a process: startup report, serving, SIGTERM/SIGINT during a generation."""
 
 import json
-import re
 import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 
 import pytest
@@ -15,6 +13,7 @@ from PIL import Image
 from dalleserver.jobs.progress import PhaseStats, ProgressBoard
 from dalleserver.service import status_lines
 from tests.conftest import REPO, clean_env
+from tests.support.process import read_port
 
 A = "0x" + "9e" * 20
 
@@ -26,17 +25,7 @@ class ServerProcess:
              str(tmp_path / "data"), *args],
             cwd=REPO, env=clean_env(HOME=str(tmp_path)), stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
-        self.port = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-            if match:
-                self.port = int(match.group(1))
-                break
+        self.port = read_port(self.proc, self.lines)
         assert self.port, "".join(self.lines)
         self.reader = threading.Thread(target=self._drain, daemon=True)
         self.reader.start()

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support.process import read_port
 from tests.support.redis_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,17 +64,11 @@ class Instance:
         self.port = self._read_port()
         threading.Thread(target=self._drain, daemon=True).start()
 
-    def _read_port(self, timeout: float = 30.0) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-            if match:
-                return int(match.group(1))
-        raise RuntimeError(f"instance {self.name} did not start:\n" + "".join(self.lines))
+    def _read_port(self) -> int:
+        port = read_port(self.proc, self.lines)
+        if port is None:
+            raise RuntimeError(f"instance {self.name} did not start:\n" + "".join(self.lines))
+        return port
 
     def _drain(self) -> None:
         for line in self.proc.stderr:
