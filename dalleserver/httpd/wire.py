@@ -19,10 +19,10 @@ MAX_HEAD = 64 * 1024  # the whole head
 MAX_BODY = 1024 * 1024
 MAX_LENGTH_DIGITS = 15  # far above MAX_BODY; int() of a longer string costs time
 
-# Methods of RFC 9110 and RFC 5789: any other token is a method this server does not know
-# (501), not one a route refuses (405).
+# Methods of RFC 9110, RFC 5789 and the HTTP QUERY method: any other token is a method this
+# server does not know (501), not one a route refuses (405).
 KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH",
-                           "TRACE", "CONNECT"))
+                           "TRACE", "CONNECT", "QUERY"))
 _METHOD = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _VERSIONS = {b"HTTP/1.1": (1, 1), b"HTTP/1.0": (1, 0)}

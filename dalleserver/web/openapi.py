@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dalleserver import __version__
@@ -21,6 +21,14 @@ DESCRIPTIONS = {
     503: "unavailable (queue full, not ready, shutting down, Ethereum node unavailable)",
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
+# An address all lower or all upper case is valid whatever it is; a mixed-case one only
+# with a right EIP-55 checksum, which no pattern can say (the server takes those too).
+ADDRESS = {"type": "string", "pattern": "^0x([0-9a-f]{40}|[0-9A-F]{40})$"}
+SERIES_NAME = {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]*$"}
+ADMIN_SCHEME = {"adminToken": {"type": "http", "scheme": "bearer",
+                               "description": "TB_DALLE_ADMIN_TOKEN; without one configured, "
+                                              "requests from this machine need none"}}
+RANGES = {206, 416}  # HEAD ignores Range: these never answer it
 
 
 def _content(status: int, media: tuple[str, ...], data: dict[str, Any] | None = None
@@ -38,18 +46,26 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
                            "request_id": {"type": "string"}}}
 
 
-def _operation(spec: RouteSpec, method: str) -> dict[str, Any]:
+PATH_SCHEMAS = {"series": SERIES_NAME, "address": ADDRESS}
+
+
+def _operation(spec: RouteSpec, method: str, schemas: Mapping[str, dict[str, Any] | None]
+               ) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True,
+         "schema": schemas.get(name) or PATH_SCHEMAS.get(name) or {"type": "string"}}
         for name in spec.path_params
     ]
-    params += [{"name": p.name, "in": "query", "required": False,
-                "description": p.description, "schema": p.schema} for p in spec.query]
+    params += [{"name": p.name, "in": "query", "required": p.required,
+                "description": p.description, "schema": schemas.get(p.name) or p.schema}
+               for p in spec.query if schemas.get(p.name, p.schema) is not None]
     responses: dict[str, Any] = {}
+    head = method == "HEAD"
     for status, media in sorted({**spec.answers, **ALWAYS}.items()):
+        if head and status in RANGES:
+            continue
         answer: dict[str, Any] = {"description": DESCRIPTIONS.get(status, str(status))}
-        data = spec.data.get(status) if method != "HEAD" else None
-        content = _content(status, media, data)
+        content = {} if head else _content(status, media, spec.data.get(status))
         if content:
             answer["content"] = content
         responses[str(status)] = answer
@@ -58,27 +74,38 @@ def _operation(spec: RouteSpec, method: str) -> dict[str, Any]:
                           "responses": responses}
     if params:
         op["parameters"] = params
+    if spec.admin:  # the admin token, or none from this machine
+        op["security"] = [{}, {"adminToken": []}]
     if spec.body is not None and method in ("POST", "PUT", "PATCH"):
         op["requestBody"] = {"required": spec.body_required,
                              "content": {JSON: {"schema": spec.body}}}
     return op
 
 
-def openapi_document(routes: Sequence[RouteSpec]) -> dict[str, Any]:
-    """The whole document: one path item per route, one operation per method."""
+def openapi_document(routes: Sequence[RouteSpec],
+                     schemas: Mapping[str, dict[str, Any] | None] | None = None
+                     ) -> dict[str, Any]:
+    """The whole document: one path item per route, one operation per method. ``schemas``
+    are what this server's configuration says of parameters by name (the series it knows;
+    None: a parameter it does not take, such as a callback without webhook hosts). A route
+    that only refuses (an incomplete ``/dalle`` path) is no operation."""
+    schemas = schemas or {}
     paths: dict[str, Any] = {}
     for spec in routes:
+        if not any(status < 400 for status in spec.answers):
+            continue
         item = paths.setdefault(spec.path, {})
         # the engine answers HEAD wherever GET is served: document it as well
         methods = (*spec.methods, "HEAD") if "GET" in spec.methods else spec.methods
         for method in methods:
-            item[method.lower()] = _operation(spec, method)
+            item[method.lower()] = _operation(spec, method, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "dalleserver", "version": __version__,
                  "description": "Deterministic, annotated AI art for Ethereum addresses."},
         "paths": paths,
-        "components": {"schemas": {"Error": _error_schema()}},
+        "components": {"schemas": {"Error": _error_schema()},
+                       "securitySchemes": ADMIN_SCHEME},
     }
 
 

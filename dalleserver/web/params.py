@@ -23,13 +23,25 @@ def flag(request: Request, name: str) -> bool:
     whose ``url.Values.Get`` reads the first)."""
     if not request.has(name):
         return False
-    value = (request.arg(name) or "").strip().lower()
+    value = request.arg(name) or ""  # exactly as documented: no case or spaces guessed
     if value in TRUE_WORDS:
         return True
     if value in FALSE_WORDS:
         return False
     raise ApiError(ErrorCode.INVALID_REQUEST, f"?{name}= takes 1 or 0, got {value[:32]!r}",
                    details={"parameter": name})
+
+
+def choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
+    """A query parameter that takes one of ``choices``: absent is ``default``; anything
+    else, an empty value included, is INVALID_REQUEST naming it."""
+    if not request.has(name):
+        return default
+    value = request.arg(name) or ""
+    if value in choices:
+        return value
+    raise ApiError(ErrorCode.INVALID_REQUEST, f"?{name}= takes {' or '.join(choices)}, "
+                   f"got {value[:32]!r}", details={"parameter": name})
 
 
 def resolve_key(app: App, request: Request) -> Key:

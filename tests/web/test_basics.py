@@ -61,7 +61,7 @@ def test_inbound_request_id_is_echoed_or_replaced(server):
 def test_wrong_method_is_405_with_allow(server):
     client, _ = server
     for method, path in (("POST", "/series"), ("DELETE", "/dalle/empty/0x" + "1" * 40),
-                         ("PUT", "/metrics"), ("BREW", "/health")):
+                         ("PUT", "/metrics")):
         response, doc = client.json(method, path)
         assert response.status == 405, path
         assert doc["error"]["code"] == "METHOD_NOT_ALLOWED"
@@ -185,9 +185,10 @@ def test_openapi_matches_the_router(server):
                   for method in item}
     known = set()
     for route in app.router.routes:
-        path = route.template.replace("{path:.*}", "{path}")
+        if not any(status < 400 for status in route.meta.answers):
+            continue  # an incomplete path that only refuses is no operation
         for method in route.methods:
-            known.add((path, method))
+            known.add((route.meta.path, method))
     assert documented == known
 
 

@@ -172,3 +172,20 @@ def test_temp_files_are_never_served(tmp_path):
         assert response.status == 404 and b"half" not in body
         response, _ = client.get(f"/files/empty/annotated/%2e{A}.png.123.cafe.tmp")
         assert response.status == 404
+
+
+def test_remove_and_generate_in_one_request_regenerate(tmp_path):
+    from tests.web.test_dalle import wait_done
+
+    backend = GatedBackend()
+    with running_server(tmp_path, backend=backend) as (client, app):
+        path = f"/dalle/empty/{A}"
+        client.json("GET", path + "?generate=1")
+        wait_done(client, path)
+        response, doc = client.json("GET", path + "?remove=1&generate=1")
+        assert response.status == 202 and doc["data"]["series"] == "empty"
+        wait_done(client, path)
+        assert backend.renders == 2
+        response, _ = client.json("GET", path + "?remove=1&generate=1",
+                                  headers={"X-Forwarded-For": "203.0.113.9"})
+        assert response.status == 401 and backend.renders == 2  # admin rule first

@@ -52,11 +52,13 @@ def dalle(app: App, request: Request) -> Response:
     head = request.method == "HEAD"
     generate = flag(request, "generate") and not head
     remove = flag(request, "remove") and not head
-    if generate and remove:
-        raise ApiError(ErrorCode.INVALID_REQUEST, "use either ?generate=1 or ?remove=1, not both")
     callback = callback_arg(request, generate)
-    if remove:
-        return _remove(app, request, key)
+    if request.has("wait"):
+        requested_wait(request)  # a bad ?wait= is refused with or without generate
+    if remove:  # with generate as well: remove, then a new run (a regeneration)
+        removed = _remove(app, request, key)
+        if not generate:
+            return removed
     if not generate:
         return _current(app, request, key, name)
     with notify_when_done(app, key, callback, name=name):  # webhook when the run ends

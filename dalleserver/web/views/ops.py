@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 from dalleserver import __version__
 from dalleserver.httpd import Request, Response
 from dalleserver.observability.metrics import CONTENT_TYPE as PROMETHEUS_TYPE
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
-from dalleserver.web.openapi import openapi_document
-from dalleserver.web.params import flag
+from dalleserver.web.openapi import ADDRESS, openapi_document
+from dalleserver.web.params import choice, flag
 from dalleserver.web.responses import envelope, error_response, json_document, text_response
 
 if TYPE_CHECKING:
@@ -39,13 +40,11 @@ def series(app: App, request: Request) -> Response:
 
 def health(app: App, request: Request) -> Response:
     """The health report; 503 with the report when a component is unhealthy."""
-    check = (request.arg("check") or "").strip().lower()
+    check = choice(request, "check", ("liveness", "readiness"), "")
     if check == "liveness":
         return livez(app, request)
     if check == "readiness":
         return readyz(app, request)
-    if check:
-        raise ApiError(ErrorCode.INVALID_REQUEST, "?check= takes liveness or readiness")
     report = app.health.report()
     if report["status"] == "unhealthy":
         failing = [n for n, c in report["components"].items() if c["status"] == "unhealthy"]
@@ -72,30 +71,44 @@ def readyz(app: App, request: Request) -> Response:
 
 def metrics(app: App, request: Request) -> Response:
     """The metrics in the Prometheus text format, or JSON."""
-    fmt = (request.arg("format") or "prometheus").strip().lower()
-    if fmt == "json":
+    if choice(request, "format", ("prometheus", "text", "json"), "prometheus") == "json":
         return envelope(app.instruments.json(), request.request_id)
-    if fmt not in ("prometheus", "text"):
-        raise ApiError(ErrorCode.INVALID_REQUEST, "?format= takes json or prometheus")
     return text_response(app.instruments.text(), content_type=PROMETHEUS_TYPE)
 
 
 def errors(app: App, request: Request) -> Response:
-    """The error report; POST ?clear=1 resets it (admin)."""
-    if request.method == "POST":
-        if not flag(request, "clear"):
-            raise ApiError(ErrorCode.INVALID_REQUEST, "POST /errors needs ?clear=1")
-        require_admin(request, app.config.admin_token)
-        app.errors.clear()
-        return envelope({"cleared": True}, request.request_id)
-    if request.has("clear"):
+    """The error report, as text or ``?format=json``."""
+    if flag(request, "clear"):
         raise ApiError(ErrorCode.METHOD_NOT_ALLOWED, "clearing needs POST /errors?clear=1",
                        headers={"Allow": "GET, HEAD, POST"})
-    if (request.arg("format") or "").strip().lower() == "json":
+    if choice(request, "format", ("text", "json"), "text") == "json":
         return envelope(app.errors.to_json(), request.request_id)
     return text_response(app.errors.to_text())
 
 
+def clear_errors(app: App, request: Request) -> Response:
+    """``POST /errors?clear=1`` resets the report (admin)."""
+    if not flag(request, "clear"):
+        raise ApiError(ErrorCode.INVALID_REQUEST, "POST /errors needs ?clear=1",
+                       details={"parameter": "clear"})
+    require_admin(request, app.config.admin_token)
+    app.errors.clear()
+    return envelope({"cleared": True}, request.request_id)
+
+
 def openapi(app: App, request: Request) -> Response:
     """This API as OpenAPI 3.1, built from the route table."""
-    return json_document(openapi_document(app.routes))
+    return json_document(openapi_document(app.routes, parameter_schemas(app)))
+
+
+def parameter_schemas(app: App) -> dict[str, Any]:
+    """What this configuration says of parameters by name: the series it knows (in paths
+    and queries, and in the gallery's ``view``), addresses (plain ones: names need a node),
+    and the callback hosts it accepts (no callback without webhook hosts)."""
+    names = app.catalog.series.names()
+    hosts = app.config.webhook_hosts
+    callback = ({"type": "string", "pattern": "^https?://(" + "|".join(map(re.escape, hosts))
+                 + ")([/?#]|$)"} if hosts else None)
+    view = "^$|^(" + "|".join(map(re.escape, names)) + ")/0[xX][0-9a-fA-F]{40}$"
+    return {"series": {"type": "string", "enum": names}, "address": ADDRESS,
+            "view": {"type": "string", "pattern": view}, "callback": callback}
