@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test test-repeat test-binary test-browser test-systemd test-olddistro test-cluster bench lint binary packages deploy-data clean
+.PHONY: run test test-repeat test-binary test-browser test-systemd test-olddistro test-cluster test-audit bench lint binary packages deploy-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test-repeat: $(VENV)/.installed-test
 # The slow checks: build the single binary and drive it (also run by .ci/run).
 test-binary: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m binary -s
+
+# The independent checkers (schemathesis from /openapi.json, h11 on raw answers) and the
+# attacks that need root (a pid namespace, a full tmpfs; skipped without root).
+test-audit: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m audit
 
 # The preview page in headless Chromium (needs /usr/bin/chromium; .ci/run installs it).
 test-browser: $(VENV)/.installed-test
