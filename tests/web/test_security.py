@@ -189,3 +189,28 @@ def test_remove_and_generate_in_one_request_regenerate(tmp_path):
         response, _ = client.json("GET", path + "?remove=1&generate=1",
                                   headers={"X-Forwarded-For": "203.0.113.9"})
         assert response.status == 401 and backend.renders == 2  # admin rule first
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET / HTTP/1.1\r\n\r\n",  # no Host
+    b"POST /errors HTTP/1.1\r\nHost: a\r\nContent-Length: \xb2\r\n\r\n",
+    b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: 1\r\n" * 101 + b"\r\n",
+    b"POST /errors HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n",
+])
+def test_refusals_before_parsing_are_answered_like_any_error(tmp_path, raw):
+    import json
+    import socket
+
+    with running_server(tmp_path, backend=GatedBackend()) as (client, _):
+        with socket.create_connection(("127.0.0.1", client.port), timeout=10) as sock:
+            sock.sendall(raw)
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+    doc = json.loads(body)
+    assert headers["X-Request-ID"] == doc["request_id"] == doc["error"]["request_id"]
+    assert headers["Date"].endswith(" GMT") and doc["error"]["timestamp"].endswith("Z")
+    assert headers["Cache-Control"] == "no-store" and headers["Connection"] == "close"
