@@ -80,22 +80,24 @@ def _bounded(base: type[http.client.HTTPConnection], deadline: Deadline):
     return Bounded
 
 
-class _HTTP(urllib.request.HTTPHandler):
+class _Bounding:
+    """A urllib handler whose connections obey a deadline (mixed into HTTP and HTTPS)."""
+
     def __init__(self, deadline: Deadline) -> None:
         super().__init__()
         self._deadline = deadline
 
-    def do_open(self, http_class, req, **kwargs):  # type: ignore[override]
-        return super().do_open(_bounded(http_class, self._deadline), req, **kwargs)
+    def do_open(self, http_class, req, **kwargs):
+        return super().do_open(_bounded(http_class, self._deadline), req,  # type: ignore[misc]
+                               **kwargs)
 
 
-class _HTTPS(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: Deadline) -> None:
-        super().__init__()
-        self._deadline = deadline
+class _HTTP(_Bounding, urllib.request.HTTPHandler):
+    pass
 
-    def do_open(self, http_class, req, **kwargs):  # type: ignore[override]
-        return super().do_open(_bounded(http_class, self._deadline), req, **kwargs)
+
+class _HTTPS(_Bounding, urllib.request.HTTPSHandler):
+    pass
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):

@@ -45,26 +45,26 @@ def test_a_trickling_download_ends_at_the_total_deadline(api):
     assert caught.value.kind == TIMEOUT
 
 
-def test_a_trickling_provider_fails_the_run_not_the_worker(tmp_path, api):
-    api.script("images", *[od.trickle(TRICKLE)] * 3)
-    runtime, _ = make(tmp_path, api, env={"TB_DALLE_NO_ENHANCE": "1",
-                                          "TB_DALLE_IMAGE_TIMEOUT": "1s"})
+def run_once(tmp_path, api, **env: str) -> tuple[dict, object]:
+    """One generation's final snapshot (and the runtime) against what ``api`` scripts."""
+    runtime, _ = make(tmp_path, api, env={"TB_DALLE_NO_ENHANCE": "1", **env})
     try:
-        snap = generate(runtime)
-        assert snap["error"] and "did not answer within 1s" in snap["error"]
+        return generate(runtime), runtime
     finally:
         runtime.jobs.stop()
+
+
+def test_a_trickling_provider_fails_the_run_not_the_worker(tmp_path, api):
+    api.script("images", *[od.trickle(TRICKLE)] * 3)
+    snap, _ = run_once(tmp_path, api, TB_DALLE_IMAGE_TIMEOUT="1s")
+    assert snap["error"] and "did not answer within 1s" in snap["error"]
 
 
 @pytest.mark.parametrize("url", ["file:///etc/hostname", "ftp://127.0.0.1/x.png",
                                  "data:image/png;base64,AAAA", "gopher://127.0.0.1/x"])
 def test_image_urls_of_other_schemes_are_never_fetched(tmp_path, api, url):
     api.script("images", od.status(200, {"created": 1, "data": [{"url": url}]}))
-    runtime, _ = make(tmp_path, api, env={"TB_DALLE_NO_ENHANCE": "1"})
-    try:
-        snap = generate(runtime)
-    finally:
-        runtime.jobs.stop()
+    snap, runtime = run_once(tmp_path, api)
     assert "scheme" in snap["error"] and "is not accepted" in snap["error"]
     assert not runtime.data_dir.annotated("songbird-morning", snap["address"]).exists()
 
@@ -124,10 +124,6 @@ def test_a_pixel_bomb_is_refused_before_it_is_decoded(tmp_path, api):
     bomb = bomb_png(12000, 12000)
     assert len(bomb) < 64 * 1024 and 12000 * 12000 > MAX_PIXELS
     api.script("images", od.ok_image_b64(bomb))
-    runtime, _ = make(tmp_path, api, env={"TB_DALLE_NO_ENHANCE": "1"})
-    try:
-        snap = generate(runtime)
-    finally:
-        runtime.jobs.stop()
+    snap, _ = run_once(tmp_path, api)
     assert "12000x12000 pixels" in snap["error"] and "megapixels" in snap["error"]
     assert base64.b64encode(bomb)[:16].decode() not in snap["error"]
