@@ -51,10 +51,12 @@ def test_one_event_stream_follows_every_generation(held):
         elif line.startswith("data: "):
             data = json.loads(line[6:])
             events.append((kind, data))
-            if kind == "progress":
-                backend.gate.set()  # seen running: let both finish
-                if data["done"]:
-                    done.add(data["address"])
+            # the first runs at the gate, the second waits in the queue: once the stream
+            # has shown both, let them finish
+            if ("queue", {"queued": 1}) in events and any(k == "progress" for k, _ in events):
+                backend.gate.set()
+            if kind == "progress" and data["done"]:
+                done.add(data["address"])
     conn.close()
     progress = [data for kind, data in events if kind == "progress"]
     assert {p["address"] for p in progress} == {A[0], A[1]}
