@@ -536,6 +536,7 @@ function addCard(series, address) {
 const viewer = $("#viewer");
 let viewerKey = null;
 let viewerPushed = false;
+let reopening = false;  // the viewer is being made modal: its next "close" event is ours
 let returnFocus = null;
 
 function cards() {
@@ -599,7 +600,13 @@ async function openViewer(series, address, push) {
   }
   viewerKey = key;
   if (!viewer.open) viewer.showModal();
-  else if (!viewer.matches(":modal")) { viewer.close(); viewer.showModal(); }
+  else if (!viewer.matches(":modal")) {
+    // opened without a script (a deep link): make it modal. close() fires its "close"
+    // event later, after showModal(): that one event is ours and must not close it again
+    reopening = true;
+    viewer.close();
+    viewer.showModal();
+  }
   if (push === true) {
     history.pushState({ viewer: key }, "", viewerURL(key));
     viewerPushed = true;
@@ -667,7 +674,13 @@ document.addEventListener("click", (event) => {
   if (event.target === viewer) closeViewer();  // a click on the backdrop, outside the box
 });
 
-viewer.addEventListener("close", () => { if (viewerKey) closeViewer(); });
+viewer.addEventListener("close", () => {
+  if (reopening) {
+    reopening = false;
+    return;
+  }
+  if (viewerKey) closeViewer();
+});
 viewer.addEventListener("keydown", (event) => {
   if (event.target.closest("input, textarea, select")) return;
   if (event.key === "ArrowLeft") { event.preventDefault(); step("prev"); }
@@ -730,6 +743,8 @@ document.addEventListener("click", async (event) => {
 revealCopyButtons();
 if (viewer.hasAttribute("open")) {  // the URL named a picture: the server rendered it
   const target = new URLSearchParams(location.search).get("view");
+  // close() fires "close" later, maybe after openViewer has opened it again: ignore it
+  reopening = true;
   viewer.close();
   if (target) {
     const [series, address] = target.split("/");
