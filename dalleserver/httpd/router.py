@@ -123,20 +123,25 @@ class Router:
     def resolve(self, method: str, raw_path: str) -> tuple[Match, Route | None,
                                                            dict[str, str], tuple[str, ...]]:
         """The first full match for a raw (still percent-encoded) path; else the allowed
-        methods of every partial match."""
+        methods of the partial matches with the most literal segments (``/v1/images/generate``
+        allows what that route takes, not what ``/v1/images/{id}`` does)."""
         split = split_path(raw_path)
         if split is None:
             return Match.NONE, None, {}, ()
         raw, decoded = split
         allowed: list[str] = []
         partial: Route | None = None
+        best = -1
         for route in self.routes:
             kind, params = route.match(method, raw, decoded)
             if kind is Match.FULL:
                 return kind, route, params, route.methods
             if kind is Match.PARTIAL:
-                partial = partial or route
-                allowed.extend(m for m in route.methods if m not in allowed)
+                literals = sum(1 for part in route.parts if part.literal is not None)
+                if literals > best:
+                    best, partial, allowed = literals, route, []
+                if literals == best:
+                    allowed.extend(m for m in route.methods if m not in allowed)
         if partial is not None:
             return Match.PARTIAL, partial, {}, tuple(allowed)
         return Match.NONE, None, {}, ()

@@ -34,10 +34,12 @@ class ErrorCode(enum.Enum):
     INVALID_INPUT = 400, "invalid_input"
     INVALID_INPUT_METHOD = 405, "invalid_input"  # the original's 405 code, with Allow
     SERIES_INVALID = 400, "series_invalid"
+    SERIES_READ_ONLY = 409, "series_invalid"  # a built-in series cannot be written
     SERIES_NOT_FOUND = 404, "series_not_found"
     ARTIFACT_MISSING = 404, "artifact_missing"
     DATABASE_VERSION_UNAVAILABLE = 404, "database_version_unavailable"
     REGENERATION_REFUSED = 409, "regeneration_refused"
+    IMAGE_BUSY = 409, "invalid_input"  # DELETE while the picture's job is queued or running
     DATABASE_MANIFEST_INVALID = 500, "database_manifest_invalid"
     METADATA_INVALID = 500, "metadata_invalid"
     PROVIDER_UNAVAILABLE = 503, "provider_unavailable"

@@ -5,8 +5,9 @@ it ignored unknown fields, matched keys case-insensitively and read any size.
 
 The schemas use a small part of JSON Schema: ``type`` (one name or a list), ``properties``,
 ``required``, ``additionalProperties: false``, ``anyOf`` (of ``required`` lists), ``items``,
-``enum``, ``pattern``, ``minLength``, ``maxLength``, ``maxItems``, ``minimum`` and
-``maximum``."""
+``enum``, ``pattern``, ``minLength``, ``maxLength``, ``minItems``, ``maxItems``, ``minimum``
+and ``maximum``. Other keywords are the handler's to check (``if``/``then``: a field that
+needs another)."""
 
 from __future__ import annotations
 
@@ -112,6 +113,8 @@ def _number_problem(value: float, schema: dict[str, Any], where: str):
 def _list_problem(value: list, schema: dict[str, Any], where: str):
     if len(value) > schema.get("maxItems", len(value)):
         return f"{where} has more than {schema['maxItems']} items", {"field": where}
+    if len(value) < schema.get("minItems", 0):
+        return f"{where} must not be empty", {"field": where}
     items = schema.get("items")
     for i, item in enumerate(value if items is not None else ()):
         problem = schema_problem(item, items, f"{where}[{i}]")

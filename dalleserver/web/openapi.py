@@ -46,7 +46,22 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
                            "request_id": {"type": "string"}}}
 
 
-PATH_SCHEMAS = {"series": SERIES_NAME, "address": ADDRESS}
+# a v1 seed: an address as above, or 64 hex digits (a sha256)
+SEED = {"type": "string", "pattern": "^(0x([0-9a-f]{40}|[0-9A-F]{40})|[0-9a-fA-F]{64})$"}
+PATH_SCHEMAS = {"series": SERIES_NAME, "address": ADDRESS, "seed": SEED, "name": SERIES_NAME}
+
+
+def _body_schema(body: dict[str, Any], schemas: Mapping[str, dict[str, Any] | None]
+                 ) -> dict[str, Any]:
+    """A body's schema with the configuration's say on its properties by name (the series
+    it knows; a callback it does not take is left out, and refused as unknown)."""
+    properties = dict(body.get("properties", {}))
+    for name in set(properties) & set(schemas):
+        if schemas[name] is None:
+            del properties[name]
+        else:
+            properties[name] = {**properties[name], **schemas[name]}
+    return {**body, "properties": properties}
 
 
 def _operation(spec: RouteSpec, method: str, schemas: Mapping[str, dict[str, Any] | None]
@@ -78,7 +93,8 @@ def _operation(spec: RouteSpec, method: str, schemas: Mapping[str, dict[str, Any
         op["security"] = [{}, {"adminToken": []}]
     if spec.body is not None and method in ("POST", "PUT", "PATCH"):
         op["requestBody"] = {"required": spec.body_required,
-                             "content": {JSON: {"schema": spec.body}}}
+                             "content": {JSON: {"schema": _body_schema(spec.body,
+                                                                       schemas)}}}
     return op
 
 

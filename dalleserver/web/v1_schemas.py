@@ -40,12 +40,20 @@ GENERATE_BODY = {**_body({
     "image": {**FLAG, "description": "make the picture"},
     "annotate": {**FLAG, "description": "add the caption band (needs image)"},
     "force": {**FLAG, "description": "make it again, even when made with other databases"},
-}), "anyOf": [{"required": ["input"]}, {"required": ["seed"]}]}
+}), "anyOf": [{"required": ["input"]}, {"required": ["seed"]}],
+    # the caption band is drawn on the picture: annotate needs image (the handler checks)
+    "if": {"properties": {"annotate": {"const": True}}, "required": ["annotate"]},
+    "then": {"properties": {"image": {"const": True}}, "required": ["image"]}}
 REGENERATE_BODY = _body({"force": {**FLAG, "description": "even when the databases or the "
                                    "series changed since the picture was made"}})
+# what export_folder takes: relative, no '~' first, no '..' segment, no NUL or backslash
+# (blanks around it are stripped, as str.strip does)
+_W = r"[\s\x1c-\x1f\x85]"
+EXPORT_DIR = (rf"^(?!{_W}*[~/])(?!{_W}*\.\.(/|{_W}*$))(?![\s\S]*/\.\.(/|{_W}*$))"
+              r"[^\\\x00]*$")
 EXPORT_ITEMS = ("Prompt", "Data", "Title", "Terse", "Enhanced", "Technical")
 EXPORT_BODY = _body({
-    "dir": {"type": "string", "maxLength": 512,
+    "dir": {"type": "string", "maxLength": 512, "pattern": EXPORT_DIR,
             "description": "a folder relative to the data dir (default "
                            "output/<series>/exports/<seed>)"},
     **{f"include{item}": FLAG for item in EXPORT_ITEMS},
@@ -125,9 +133,11 @@ DATABASE_RECORDS = _shape({
 VALID = _shape({"valid": FLAG}, ("valid",))
 
 # -- batches (POST /v1/batches) ---------------------------------------------------------
+ADDRESS_ITEM = r"^[\t\n\v\f\r ]*0[xX][0-9a-fA-F]{40}[\t\n\v\f\r ]*$"
 BATCH_BODY = _body({
     "series": {"type": "string", "maxLength": 100, "minLength": 1},
-    "addresses": {"type": "array", "items": {"type": "string", "maxLength": 100},
+    "addresses": {"type": "array", "minItems": 1,
+                  "items": {"type": "string", "maxLength": 100, "pattern": ADDRESS_ITEM},
                   "description": "Ethereum addresses; at most TB_DALLE_BATCH_MAX (default "
                                  "10000), duplicates counted once"},
     "force": {**FLAG, "description": "make again the pictures already made"},

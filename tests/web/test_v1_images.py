@@ -159,14 +159,16 @@ def test_delete_archives_and_restore_brings_back(server):
     assert response.status == 200 and doc["data"]["deleted"] is True
     assert not annotated.exists()
     assert (app.data_dir.root / "archives" / "empty" / "annotated" / annotated.name).is_file()
-    _, doc = client.json("GET", f"/v1/images/{image_id}")
-    assert doc["data"]["archived"] is True
+    for gone in (f"/v1/images/{image_id}", f"/v1/images/{image_id}/speech"):
+        response, doc = client.json("GET", gone)  # a deleted picture and its speech are gone
+        assert (response.status, doc["error"]["code"]) == (404, "artifact_missing"), gone
     assert client.json("GET", "/v1/images")[1]["data"] == []
     assert len(client.json("GET", "/v1/images?archived=only")[1]["data"]) == 1
     assert client.json("DELETE", f"/v1/images/{image_id}")[0].status == 404
     response, doc = post(client, f"/v1/images/{image_id}/restore")
     assert response.status == 200 and annotated.is_file()
     assert client.json("GET", f"/v1/images/{image_id}")[1]["data"]["archived"] is False
+    assert client.get(f"/v1/images/{image_id}/speech")[0].status != 404  # back with it
 
 
 def test_regenerate_is_refused_when_the_series_changed_unless_forced(server):
@@ -217,7 +219,7 @@ def test_export_stays_inside_the_data_dir(server, tmp_path):
 def test_error_codes_of_the_generate_routes(server):
     client, app = server
     cases = [
-        ({"input": "x", "annotate": True}, 503, "provider_unavailable"),
+        ({"input": "x", "annotate": True}, 400, "invalid_input"),  # never possible
         ({}, 400, "invalid_input"),
         ({"seed": "0x1234"}, 400, "invalid_input"),
         ({"input": "x", "series": "no-such"}, 400, "series_invalid"),

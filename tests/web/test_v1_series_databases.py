@@ -56,8 +56,8 @@ def test_series_list_hide_and_show(server):
 def test_series_errors(server):
     client, _ = server
     cases = [
-        ("PUT", "/v1/series/empty", {"purpose": "x"}, 400, "series_invalid"),  # built in
-        ("POST", "/v1/series/empty/hidden", {"hidden": True}, 400, "series_invalid"),
+        ("PUT", "/v1/series/empty", {"purpose": "x"}, 409, "series_invalid"),  # built in
+        ("POST", "/v1/series/empty/hidden", {"hidden": True}, 409, "series_invalid"),
         ("POST", "/v1/series/nobody/hidden", {"hidden": True}, 404, "series_not_found"),
         ("GET", "/v1/series/nobody", None, 404, "series_not_found"),
         ("PUT", "/v1/series/a", {"suffix": "b"}, 400, "series_invalid"),

@@ -152,8 +152,9 @@ def _series(app: App, name: str) -> str:
 
 def _check_backend(app: App, options: GenerationOptions) -> None:
     if options.annotate and not options.image:
-        raise ApiError(ErrorCode.PROVIDER_UNAVAILABLE,
-                       "annotation requires image generation (\"image\": true)")
+        raise ApiError(ErrorCode.INVALID_INPUT,  # never possible: the client's to change
+                       "annotation requires image generation (\"image\": true)",
+                       details={"fields": ["annotate", "image"]})
     if options.image and app.runtime.pipeline.backend is None:
         raise ApiError(ErrorCode.PROVIDER_UNAVAILABLE,
                        "this server makes prompts only (image backend none)")

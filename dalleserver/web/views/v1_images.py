@@ -1,7 +1,8 @@
 """The recorded pictures of the v1 API: ``GET /v1/images`` (pages, filters, sorts over the
-record index), ``GET|DELETE /v1/images/{id}``, ``POST /v1/images/{id}/restore`` (undoes a
-DELETE) and ``POST /v1/images/{id}/export``. Reads are open; writes follow the admin rule.
-``/dalle`` pictures are here too: their seed and input are the address."""
+record index), ``GET|DELETE /v1/images/{id}`` (an archived record is 404 there), ``POST
+/v1/images/{id}/restore`` (undoes a DELETE) and ``POST /v1/images/{id}/export``. Reads
+are open; writes follow the admin rule. ``/dalle`` pictures are here too: their seed and
+input are the address."""
 
 from __future__ import annotations
 
@@ -71,9 +72,10 @@ def list_images(app: App, request: Request) -> Response:
 
 
 def get_image(app: App, request: Request) -> Response:
-    """One record by imageId or seed (active first, then archived)."""
+    """One active record by imageId or seed: a deleted (archived) one is 404, as its speech
+    is, until it is restored (archived records are listed by ``?archived=``)."""
     _refuse_verbs(request)
-    entry, record = find_record(app, request.params.get("id", ""))
+    entry, record = find_record(app, request.params.get("id", ""), ACTIVE_ONLY)
     return envelope(image_item(entry, record), request.request_id)
 
 
@@ -82,6 +84,9 @@ def delete_image(app: App, request: Request) -> Response:
     _refuse_verbs(request)
     require_admin(request, app.config.admin_token)
     entry, _ = find_record(app, request.params.get("id", ""), ACTIVE_ONLY)
+    if app.board.get((entry.folder, entry.seed)) is not None:  # it would write it back
+        raise ApiError(ErrorCode.IMAGE_BUSY, "this picture is being made; delete it once "
+                       "its job is done", headers={"Retry-After": "5"})
     moved = _move(app, entry.folder, entry.seed, to_archive=True)
     return envelope({"deleted": True, "archived": moved}, request.request_id)
 

@@ -108,7 +108,7 @@ def _writable_name(app: App, request: Request) -> str:
     except SeriesError as exc:
         raise ApiError(ErrorCode.SERIES_INVALID, str(exc)) from None
     if app.catalog.series.is_builtin(name):
-        raise ApiError(ErrorCode.SERIES_INVALID, f"{name!r} is a built-in series and cannot "
+        raise ApiError(ErrorCode.SERIES_READ_ONLY, f"{name!r} is a built-in series and cannot "
                        "be changed; save it under another name")
     return name
 
