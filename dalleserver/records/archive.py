@@ -21,8 +21,9 @@ def artifact_paths(root: Path, folder: str, seed: str, archived: bool) -> list[P
 
 
 def move_picture(root: Path, folder: str, seed: str, to_archive: bool) -> list[str]:
-    """Move a picture's files into (or out of) the archive; the kinds that moved. Files of
-    the destination that are in the way are swapped to the source (StorageError)."""
+    """Move a picture's files into (or out of) the archive; the kinds that moved. Coming
+    out, files of the destination in the way are swapped to the source; going in, they are
+    an older deleted copy and are replaced, so a deleted picture stays gone (StorageError)."""
     sources = artifact_paths(root, folder, seed, archived=not to_archive)
     targets = artifact_paths(root, folder, seed, archived=to_archive)
     moved = []
@@ -31,7 +32,10 @@ def move_picture(root: Path, folder: str, seed: str, to_archive: bool) -> list[s
             continue
         try:
             target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-            _swap_or_move(source, target)
+            if to_archive:
+                os.replace(source, target)
+            else:
+                _swap_or_move(source, target)
         except OSError as exc:
             raise StorageError(f"cannot move the {kind} file of {folder}/{seed}: "
                                f"{exc.strerror or exc}") from None

@@ -277,3 +277,14 @@ def test_a_failed_job_a_full_disk_and_the_rate_limit_have_their_codes(tmp_path):
         response, doc = post(client, "/v1/images/generate", {"input": "w", "image": True})
         assert response.status == 429 and doc["error"]["code"] == "RATE_LIMITED"
         assert response.getheader("Retry-After")
+
+
+def test_a_picture_deleted_again_stays_deleted(server):
+    client, _ = server
+    for _ in range(2):  # the second DELETE finds the first one's copy in the archive
+        _, doc = post(client, "/v1/images/preview", {"input": "twice", "force": True})
+        image_id = doc["data"]["metadata"]["imageId"]
+        response, _ = post(client, f"/v1/images/{image_id}", method="DELETE")
+        assert response.status == 200
+        response, doc = client.json("GET", f"/v1/images/{image_id}")
+        assert (response.status, doc["error"]["code"]) == (404, "artifact_missing")
