@@ -117,7 +117,8 @@ def _list_problem(value: list, schema: dict[str, Any], where: str):
         return f"{where} must not be empty", {"field": where}
     items = schema.get("items")
     for i, item in enumerate(value if items is not None else ()):
-        problem = schema_problem(item, items, f"{where}[{i}]")
+        # an item is named as a path, addresses[3], without the field's JSON quotes
+        problem = schema_problem(item, items, f"{where.strip(chr(34))}[{i}]")
         if problem is not None:
             return problem
     return None
