@@ -49,7 +49,10 @@ def test_a_run_started_on_one_instance_is_followed_on_the_other(tmp_path, redis_
         response, snap = data(a, path + "?generate=1")
         assert response.status == 202 and response.getheader("Location") == path
         assert backend.started.wait(10)
-        response, snap = data(b, path)  # the other instance sees it run, live
+        # the other instance sees it run, live (changes reach Redis a moment later)
+        wait_for(lambda: data(b, path)[1].get("currentPhase") == "image_wait",
+                 what="the phase mirrored")
+        response, snap = data(b, path)
         assert snap["state"] == "running" and snap["currentPhase"] == "image_wait"
         response, again = data(b, path + "?generate=1")  # joins: no second run
         assert response.status == 200 and again["state"] == "running"
