@@ -15,7 +15,7 @@ from dalleserver.dress.model import DalleDress
 from dalleserver.records.index import RecordIndex
 from dalleserver.records.options import RECIPE_VERSION, GenerationOptions
 from dalleserver.records.record import Identity, build_record
-from dalleserver.records.store import read_record, record_path, write_record
+from dalleserver.records.store import RecordError, read_record, record_path, write_record
 from dalleserver.storage import Key
 
 PhaseTimes = Mapping[str, tuple[int, int, bool]]  # phase -> (started ns, ended ns, skipped)
@@ -61,6 +61,17 @@ class RecordBook:
         write_record(path, record)
         self.index.add(folder, seed)
         return self.relative(path)
+
+    def drop_artifact(self, folder: str, seed: str, kind: str) -> None:
+        """Take a removed file (``annotated``, ``generated``) out of its record, so the
+        record never points at nothing (StorageError); a missing or unreadable record is
+        left as it is."""
+        try:
+            record = self.read(folder, seed)
+        except RecordError:
+            return
+        if record is not None and (record.get("artifacts") or {}).pop(kind, None):
+            self.write(record)
 
     def finish(self, identity: Identity, dress: DalleDress, *, enhanced: str,
                artifacts: dict[str, str], stages: dict[str, dict[str, Any]],

@@ -199,7 +199,8 @@ ROUTES: tuple[RouteSpec, ...] = (
               methods=("DELETE",), data={200: v1.DELETED}, admin=True),
     RouteSpec("/v1/images/{id}/restore", v1_images.restore_image,
               "bring an archived picture back (admin)",
-              {200: (JSON,), 400: (JSON,), 401: (JSON,), 404: (JSON,)}, methods=("POST",),
+              {200: (JSON,), 400: (JSON,), 401: (JSON,), 404: (JSON,), 409: (JSON,)},
+              methods=("POST",),
               data={200: v1.RESTORED}, admin=True),
     RouteSpec("/v1/images/{id}/regenerate", v1_generate.regenerate,
               "make a recorded picture again as it was made; 409 when the databases or the "

@@ -5,6 +5,7 @@ with the databases and the series definition this server has now."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from dalleserver.dress.builder import SeedError, normalize_seed
@@ -29,13 +30,14 @@ ACTIVE_ONLY = (False,)
 ARCHIVED_ONLY = (True,)
 
 
-def find_record(app: App, ident: str, places: tuple[bool, ...] = ACTIVE_FIRST
-                ) -> tuple[RecordEntry, dict[str, Any]]:
+def find_record(app: App, ident: str, places: tuple[bool, ...] = ACTIVE_FIRST,
+                unique: bool = False) -> tuple[RecordEntry, dict[str, Any]]:
     """The record whose imageId is ``ident``, else the first whose seed is, looked for in
     ``places`` (False: active, True: archived) in order; 404 artifact_missing when there
-    is none. A corrupt record file is logged and passed over."""
+    is none. A corrupt record file is logged and passed over. With ``unique`` (the routes
+    that move files), a seed that names records in several series is a 409 listing their
+    imageIds: deleting "the first" of them would leave the seed still answering."""
     ident = ident.strip()
-    book = book_of(app)
     wanted = [ident[:MAX_ID]]
     try:
         wanted.append(normalize_seed(ident))  # an address in any case is its seed
@@ -43,15 +45,38 @@ def find_record(app: App, ident: str, places: tuple[bool, ...] = ACTIVE_FIRST
         pass
     for archived in places:
         for value in wanted:
-            for entry in book.index.find(value, archived):
-                try:
-                    record = book.read(entry.folder, entry.seed, archived)
-                except RecordError as exc:
-                    log.warning("skipping a record that cannot be used: %s", exc)
-                    continue
-                if record is not None:
-                    return entry, record
+            found = _usable(book_of(app), value, archived)
+            first = next(found, None)
+            if first is None:
+                continue
+            if unique:
+                _refuse_if_ambiguous(first, list(found))
+            return first
     raise ApiError(ErrorCode.ARTIFACT_MISSING, "no image record has this imageId or seed")
+
+
+def _usable(book: RecordBook, value: str, archived: bool
+            ) -> Iterator[tuple[RecordEntry, dict[str, Any]]]:
+    """The readable records the index finds for ``value``, in its order."""
+    for entry in book.index.find(value, archived):
+        try:
+            record = book.read(entry.folder, entry.seed, archived)
+        except RecordError as exc:
+            log.warning("skipping a record that cannot be used: %s", exc)
+            continue
+        if record is not None:
+            yield entry, record
+
+
+def _refuse_if_ambiguous(first: tuple[RecordEntry, dict[str, Any]],
+                         others: list[tuple[RecordEntry, dict[str, Any]]]) -> None:
+    if not others:
+        return
+    named = [first, *others]
+    raise ApiError(ErrorCode.AMBIGUOUS_ID,
+                   f"{len(named)} records have this seed (one per series); name one by its "
+                   "imageId", details={"imageIds": [r.get("imageId", "") for _, r in named],
+                                       "series": [e.folder for e, _ in named]})
 
 
 def image_item(entry: RecordEntry, record: dict[str, Any]) -> dict[str, Any]:

@@ -44,12 +44,6 @@ checks.positive_data_acceptance.enabled = false
 include-name = ["GET /v1/batches/{id}", "HEAD /v1/batches/{id}"]
 checks.use_after_free.enabled = false
 
-# KNOWN GAP, left open: a deleted prompts-only record's spoken prompt is still served
-# (found by this check late in the session; the fix belongs to the speech route)
-[[operations]]
-include-name = ["GET /v1/images/{id}/speech", "HEAD /v1/images/{id}/speech"]
-checks.use_after_free.enabled = false
-
 # a cursor is a position only this server makes, for one sort order (another parameter)
 [[operations]]
 include-name = ["GET /v1/images", "HEAD /v1/images"]

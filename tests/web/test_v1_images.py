@@ -288,3 +288,43 @@ def test_a_picture_deleted_again_stays_deleted(server):
         assert response.status == 200
         response, doc = client.json("GET", f"/v1/images/{image_id}")
         assert (response.status, doc["error"]["code"]) == (404, "artifact_missing")
+
+
+def test_a_seed_several_series_share_is_refused_for_delete_and_restore(server):
+    client, _ = server
+    ids = {}
+    for series in ("empty", "bug-guild"):
+        _, doc = post(client, "/v1/images/preview", {"input": "shared", "series": series})
+        ids[series] = doc["data"]["metadata"]["imageId"]
+        seed = doc["data"]["seed"]
+    assert client.json("GET", f"/v1/images/{seed}")[0].status == 200  # the first, as before
+    response, doc = client.json("DELETE", f"/v1/images/{seed}")
+    assert (response.status, doc["error"]["code"]) == (409, "invalid_input"), doc
+    assert sorted(doc["error"]["details"]["imageIds"]) == sorted(ids.values())
+    assert sorted(doc["error"]["details"]["series"]) == ["bug-guild", "empty"]
+    for image_id in ids.values():  # named by imageId, each goes, and the seed with them
+        assert client.json("DELETE", f"/v1/images/{image_id}")[0].status == 200
+    for path in (f"/v1/images/{seed}", f"/v1/images/{seed}/speech"):
+        assert client.json("GET", path)[0].status == 404, path
+    response, doc = post(client, f"/v1/images/{seed}/restore")
+    assert (response.status, doc["error"]["code"]) == (409, "invalid_input"), doc
+    assert post(client, f"/v1/images/{ids['empty']}/restore")[0].status == 200
+    assert post(client, f"/v1/images/{seed}/restore")[0].status == 200  # one is left
+    assert client.json("DELETE", f"/v1/images/{seed}")[0].status == 409  # both active again
+
+
+def test_a_dalle_remove_takes_the_png_out_of_its_record(server):
+    client, app = server
+    client.json("GET", f"/dalle/empty/{A}?generate=1")
+    wait_done(app.runtime, ("empty", A))
+    _, doc = client.json("GET", f"/v1/images/{A}")
+    assert doc["data"]["metadata"]["artifacts"]["annotated"] == f"output/empty/annotated/{A}.png"
+    assert client.json("GET", f"/dalle/empty/{A}?remove=1")[1]["data"]["removed"] is True
+    _, doc = client.json("GET", f"/v1/images/{A}")
+    artifacts = doc["data"]["metadata"]["artifacts"]
+    assert "annotated" not in artifacts  # never a path to a file that is gone
+    assert (app.data_dir.root / artifacts["generated"]).is_file()
+    client.json("GET", f"/dalle/empty/{A}?generate=1")  # made again, listed again
+    wait_done(app.runtime, ("empty", A))
+    _, doc = client.json("GET", f"/v1/images/{A}")
+    assert doc["data"]["metadata"]["artifacts"]["annotated"] == f"output/empty/annotated/{A}.png"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dalleserver.httpd import Request, Response
 from dalleserver.imaging.placeholder import placeholder_png
 from dalleserver.jobs.manager import QueueFull, ShuttingDown
-from dalleserver.storage import Key
+from dalleserver.storage import Key, StorageError
 from dalleserver.web.callbacks import callback_arg, notify_when_done
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
@@ -19,6 +20,7 @@ from dalleserver.web.names import SnapshotNames, named_snapshot, snapshot_names
 from dalleserver.web.params import flag, resolve_key, resolve_target
 from dalleserver.web.responses import SSE_TYPE, envelope, envelope_json, sse_event
 from dalleserver.web.triggers import submit_trigger
+from dalleserver.web.v1_records import book_of
 from dalleserver.web.views.files import send_file
 from dalleserver.web.views.variants import (
     IMMUTABLE,
@@ -32,6 +34,7 @@ from dalleserver.web.waiters import requested_wait
 if TYPE_CHECKING:
     from dalleserver.web.app import App
 
+log = logging.getLogger("dalleserver.dalle")
 SSE_MIN_INTERVAL = 0.25
 SSE_HEARTBEAT = 15.0
 SSE_MAX_SECONDS = 3600.0
@@ -84,6 +87,14 @@ def _current(app: App, request: Request, key: Key, name: str, status: int = 200,
     return response
 
 
+def _unrecord(app: App, key: Key) -> None:
+    """The picture's record (``/v1/images``) stops listing the removed PNG."""
+    try:
+        book_of(app).drop_artifact(*key, "annotated")
+    except StorageError as exc:  # the picture is gone all the same; the path stays here
+        log.error("cannot update the record of %s/%s: %s", *key, exc)
+
+
 def _remove(app: App, request: Request, key: Key) -> Response:
     require_admin(request, app.config.admin_token)
     png = app.data_dir.annotated(*key)
@@ -95,6 +106,8 @@ def _remove(app: App, request: Request, key: Key) -> Response:
     except OSError as exc:
         raise ApiError(ErrorCode.INTERNAL_SERVER_ERROR,
                        f"could not remove the image: {exc.strerror}") from None
+    if removed:
+        _unrecord(app, key)
     app.board.forget(key)
     app.pictures.remove(key)
     app.runtime.variants.remove(key)  # what was made from the picture goes with it

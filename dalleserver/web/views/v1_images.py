@@ -83,7 +83,7 @@ def delete_image(app: App, request: Request) -> Response:
     """Archive a picture: its PNGs and record move to ``archives/`` (undo: restore)."""
     _refuse_verbs(request)
     require_admin(request, app.config.admin_token)
-    entry, _ = find_record(app, request.params.get("id", ""), ACTIVE_ONLY)
+    entry, _ = find_record(app, request.params.get("id", ""), ACTIVE_ONLY, unique=True)
     if app.board.get((entry.folder, entry.seed)) is not None:  # it would write it back
         raise ApiError(ErrorCode.IMAGE_BUSY, "this picture is being made; delete it once "
                        "its job is done", headers={"Retry-After": "5"})
@@ -94,7 +94,7 @@ def delete_image(app: App, request: Request) -> Response:
 def restore_image(app: App, request: Request) -> Response:
     """Bring an archived picture back (a newer one of the same seed swaps places with it)."""
     require_admin(request, app.config.admin_token)
-    entry, _ = find_record(app, request.params.get("id", ""), ARCHIVED_ONLY)
+    entry, _ = find_record(app, request.params.get("id", ""), ARCHIVED_ONLY, unique=True)
     moved = _move(app, entry.folder, entry.seed, to_archive=False)
     return envelope({"restored": True, "moved": moved}, request.request_id)
 
