@@ -34,15 +34,13 @@ from dalleserver.cluster.locks import RedisLockTable
 from dalleserver.cluster.mirror import RunMirror
 from dalleserver.cluster.render import SnapshotRenderer
 from dalleserver.cluster.scripts import BEGIN, CANCEL, ENQUEUE, FINISH, REASSERT
-from dalleserver.dress.model import DalleDress
 from dalleserver.jobs.interface import CoordinationUnavailable
 from dalleserver.jobs.manager import (
     CANCELLED_BY_REQUEST,
     LOCK_RETRY,
+    ManagerBase,
     QueueFull,
-    ShuttingDown,
     Submission,
-    serve_cache_hit,
 )
 from dalleserver.jobs.pipeline import Outcome, Pipeline
 from dalleserver.jobs.progress import ProgressBoard
@@ -89,7 +87,9 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-class ClusterJobManager:
+class ClusterJobManager(ManagerBase):
+    _log = log
+
     def __init__(self, pipeline: Pipeline, board: ProgressBoard, view: ClusterBoard,
                  link: RedisLink, locks: RedisLockTable, workers: int = 2,
                  queue_size: int = 64, reclaim_after: float = 30.0,
@@ -198,23 +198,15 @@ class ClusterJobManager:
         return ticket
 
     # -- submitting ---------------------------------------------------------------------
-    def submit(self, series: str, address: str, force: bool = False) -> Submission:
-        return self.submit_key(self.pipeline.key(series, address), force)
-
     def submit_key(self, key: Key, force: bool = False,
                    admit: Callable[[], None] | None = None, name: str = "",
                    options: GenerationOptions | None = None,
                    request_id: str = "") -> Submission:
         """As ``JobManager.submit_key``, cluster-wide: a key is queued once whichever
         instance is asked. Raises CoordinationUnavailable when Redis cannot be reached."""
-        with self._cond:
-            if not self._accepting:
-                raise ShuttingDown
-            if key in self._jobs:
-                return Submission("active", self.view, key)
-        hit = serve_cache_hit(self.pipeline, self.board, key, force, self._observe)
-        if hit is not None:
-            return hit
+        joined = self._join_or_serve(key, force, self._jobs, self.view)
+        if joined is not None:
+            return joined
         if self.pipeline.backend is None and not force:
             record = self.view.finished(key)
             if record is not None and not record.error:
@@ -374,11 +366,7 @@ class ClusterJobManager:
         if not job.begun and not self._begin(job):
             return
         started = time.monotonic()
-        try:
-            outcome = self.pipeline.run(job.key, job.force, job.cancel, job.options)
-        except Exception:  # pipeline.run reports failures itself; this is a last guard
-            log.exception("worker crashed on %s/%s", *job.key)
-            outcome = Outcome("failure", "generation failed: internal error")
+        outcome = self._run(job)
         if outcome.kind == "locked":
             self._defer(job)
             return
@@ -391,15 +379,6 @@ class ClusterJobManager:
             self._log_failure(job, outcome)
         self._finish(job, outcome)
         self._observe(outcome, time.monotonic() - started)
-
-    def _log_failure(self, job: ClusterJob, outcome: Outcome) -> None:
-        """One line with the fields an operator filters on, this instance's name too."""
-        series, address = job.key
-        log.warning("generation %s/%s failed: %s", series, address, outcome.error,
-                    extra={"series": series, "address": address,
-                           "request_id": job.request_id, "error_kind": outcome.error_kind,
-                           "backend": getattr(self.pipeline.backend, "name", "none"),
-                           "attempts": outcome.attempts})
 
     def _begin(self, job: ClusterJob) -> bool:
         """Mark the run begun in Redis and start it on this board; False when it was
@@ -499,20 +478,6 @@ class ClusterJobManager:
     def _run_id_of(self, key: Key) -> str | None:
         job = self._jobs.get(key)
         return job.run_id if job is not None and job.begun else None
-
-    def _cache_hit_dress(self, key: Key) -> DalleDress:
-        dress = self.pipeline.dress(key)
-        dress.annotated_path = self.pipeline.relative(self.pipeline.data_dir.annotated(*key))
-        return dress
-
-    def _observe(self, outcome: Outcome, seconds: float) -> None:
-        if self.observer is None:
-            return
-        kind = "failure" if outcome.failed else outcome.kind
-        try:
-            self.observer(kind, seconds)
-        except Exception:
-            log.exception("generation observer failed")
 
     # -- keeping shared state alive -----------------------------------------------------
     def _keep_alive(self) -> None:

@@ -13,9 +13,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from dalleserver.dress.model import DalleDress
 from dalleserver.jobs.pipeline import Outcome, Pipeline
@@ -85,7 +85,82 @@ def serve_cache_hit(pipeline: Pipeline, board: ProgressBoard, key: Key, force: b
     return Submission("cache_hit", board, key)
 
 
-class JobManager:
+class QueuedJob(Protocol):
+    """What the managers' shared steps read of a job (``Job`` here, cluster mode's own)."""
+
+    key: Key
+    force: bool
+    cancel: threading.Event
+    options: GenerationOptions | None
+    request_id: str
+
+
+class ManagerBase:
+    """What both job managers (this one and cluster mode's) share: ``submit``, the head of
+    ``submit_key``, a run of the pipeline, the failure line, the observer hook and the
+    dress of a cache hit."""
+
+    _log: ClassVar[logging.Logger] = log  # the subclass's logger, for the lines below
+    pipeline: Pipeline
+    board: ProgressBoard
+    observer: Callable[[str, float], None] | None
+    _cond: threading.Condition
+    _accepting: bool
+    submit_key: Callable[..., Submission]  # each manager's own
+
+    def submit(self, series: str, address: str, force: bool = False) -> Submission:
+        """Validate series and address (SeriesError/AddressError), then ``submit_key``."""
+        return self.submit_key(self.pipeline.key(series, address), force)
+
+    def _join_or_serve(self, key: Key, force: bool, active: Container[Key],
+                       view: Any) -> Submission | None:
+        """The head of ``submit_key``: ShuttingDown after ``stop``; the run of ``key``
+        when ``active`` (read under the lock) holds it, read through ``view``; a cache hit
+        when its picture exists. None: a new run is to be queued (the caller checks again
+        under its lock, or atomically in the store)."""
+        with self._cond:
+            if not self._accepting:
+                raise ShuttingDown
+            if key in active:
+                return Submission("active", view, key)
+        # outside the lock: polls of finished images must not queue behind each other
+        return serve_cache_hit(self.pipeline, self.board, key, force, self._observe)
+
+    def _run(self, job: QueuedJob) -> Outcome:
+        """One run of the pipeline for ``job``; a crash is a failure."""
+        try:
+            return self.pipeline.run(job.key, job.force, job.cancel, job.options)
+        except Exception:  # pipeline.run reports failures itself; this is a last guard
+            self._log.exception("worker crashed on %s/%s", *job.key)
+            return Outcome("failure", "generation failed: internal error")
+
+    def _log_failure(self, job: QueuedJob, outcome: Outcome) -> None:
+        """One line with the fields an operator filters on (in the JSON log format)."""
+        series, address = job.key
+        backend = getattr(self.pipeline.backend, "name", "none")
+        self._log.warning("generation %s/%s failed: %s", series, address, outcome.error,
+                          extra={"series": series, "address": address,
+                                 "request_id": job.request_id,
+                                 "error_kind": outcome.error_kind,
+                                 "backend": backend, "attempts": outcome.attempts})
+
+    def _cache_hit_dress(self, key: Key) -> DalleDress:
+        pipeline = self.pipeline
+        dress = pipeline.dress(key)
+        dress.annotated_path = pipeline.relative(pipeline.data_dir.annotated(*key))
+        return dress
+
+    def _observe(self, outcome: Outcome, seconds: float) -> None:
+        if self.observer is None:
+            return
+        kind = "failure" if outcome.failed else outcome.kind
+        try:
+            self.observer(kind, seconds)
+        except Exception:
+            self._log.exception("generation observer failed")
+
+
+class JobManager(ManagerBase):
     def __init__(self, pipeline: Pipeline, board: ProgressBoard, workers: int = 2,
                  queue_size: int = 64, lock_retry: float = LOCK_RETRY) -> None:
         self.pipeline = pipeline
@@ -196,10 +271,6 @@ class JobManager:
             heapq.heapify(self._deferred)
 
     # -- work ---------------------------------------------------------------------------
-    def submit(self, series: str, address: str, force: bool = False) -> Submission:
-        """Validate series and address (SeriesError/AddressError), then ``submit_key``."""
-        return self.submit_key(self.pipeline.key(series, address), force)
-
     def submit_key(self, key: Key, force: bool = False,
                    admit: Callable[[], None] | None = None, name: str = "",
                    options: GenerationOptions | None = None,
@@ -210,15 +281,9 @@ class JobManager:
         used, is kept in a new run's dress (``originalName``); ``options`` (a v1 request's)
         go to a new run. Raises QueueFull when the queue is full and ShuttingDown after
         ``stop``."""
-        with self._cond:
-            if not self._accepting:
-                raise ShuttingDown
-            if key in self._active:
-                return Submission("active", self.board, key)
-        # outside the lock: polls of finished images must not queue behind each other
-        hit = serve_cache_hit(self.pipeline, self.board, key, force, self._observe)
-        if hit is not None:
-            return hit
+        joined = self._join_or_serve(key, force, self._active, self.board)
+        if joined is not None:
+            return joined
         with self._cond:
             return self._enqueue(key, force, admit, name, options, request_id)
 
@@ -244,12 +309,6 @@ class JobManager:
         self._active[key] = job
         self._cond.notify()
         return Submission("queued", self.board, key)
-
-    def _cache_hit_dress(self, key: Key) -> DalleDress:
-        pipeline = self.pipeline
-        dress = pipeline.dress(key)
-        dress.annotated_path = pipeline.relative(pipeline.data_dir.annotated(*key))
-        return dress
 
     def _take(self) -> Job | None:
         """The next job for a worker (None: stop); waits while there is nothing to do."""
@@ -278,11 +337,7 @@ class JobManager:
     def _work(self) -> None:
         while (job := self._take()) is not None:
             started = time.monotonic()
-            try:
-                outcome = self.pipeline.run(job.key, job.force, job.cancel, job.options)
-            except Exception:  # pipeline.run reports failures itself; this is a last guard
-                log.exception("worker crashed on %s/%s", *job.key)
-                outcome = Outcome("failure", "generation failed: internal error")
+            outcome = self._run(job)
             if outcome.kind == "locked" and not job.cancel.is_set():
                 self._defer(job)
                 continue
@@ -294,15 +349,6 @@ class JobManager:
                 self._log_failure(job, outcome)
             self._finish(job.key, outcome)
             self._observe(outcome, time.monotonic() - started)
-
-    def _log_failure(self, job: Job, outcome: Outcome) -> None:
-        """One line with the fields an operator filters on (in the JSON log format)."""
-        series, address = job.key
-        backend = getattr(self.pipeline.backend, "name", "none")
-        log.warning("generation %s/%s failed: %s", series, address, outcome.error,
-                    extra={"series": series, "address": address,
-                           "request_id": job.request_id, "error_kind": outcome.error_kind,
-                           "backend": backend, "attempts": outcome.attempts})
 
     def _defer(self, job: Job) -> None:
         """Another process holds the key's lock: try again later, without a worker."""
@@ -328,15 +374,6 @@ class JobManager:
                 self.board.fail(key, outcome.error, cancelled=outcome.kind == "cancelled")
             else:
                 self.board.complete(key)
-
-    def _observe(self, outcome: Outcome, seconds: float) -> None:
-        if self.observer is None:
-            return
-        kind = "failure" if outcome.failed else outcome.kind
-        try:
-            self.observer(kind, seconds)
-        except Exception:
-            log.exception("generation observer failed")
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until nothing is queued or running (tests, the CLI); False on timeout."""
