@@ -22,6 +22,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.nginx import NginxProcess
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
@@ -147,64 +149,32 @@ class BareServer:
         self.proc.wait()
 
 
-NGINX_CONF = """
-daemon off;
-worker_processes 1;
-error_log {root}/error.log warn;
-pid {root}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
+NGINX_HTTP = """
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_requests 1000000;
     keepalive_timeout 120s;
-    client_body_temp_path {root}/tmp;
-    proxy_temp_path {root}/tmp;
-    fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp;
-    scgi_temp_path {root}/tmp;
     server {{
         listen 127.0.0.1:{port};
         location = {path} {{ default_type {content_type}; alias {file}; etag on; }}
     }}
-}}
 """
 
 
-class Nginx:
+class Nginx(NginxProcess):
     """nginx (one worker, like our one process) serving one file at ``path``."""
 
     def __init__(self, path: str, file: Path, content_type: str = "image/png") -> None:
-        binary = shutil.which("nginx") or "/usr/sbin/nginx"
-        if not Path(binary).exists():
-            raise FileNotFoundError("nginx")
-        self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="nginx-bench-"))
-        (self.root / "tmp").mkdir()
+        super().__init__("nginx-bench-")
         # nginx workers may run as another user: serve a readable copy of the same bytes
         self.root.chmod(0o755)
         served = self.root / "served.png"
         shutil.copyfile(file, served)
         served.chmod(0o644)
-        file = served
-        conf = self.root / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(root=self.root, port=self.port, path=path,
-                                          file=file, content_type=content_type))
-        self.proc = subprocess.Popen([binary, "-p", str(self.root), "-c", str(conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.start(NGINX_HTTP.format(port=self.port, path=path, file=served,
+                                     content_type=content_type), connections=4096)
         wait_ready(self.url(path))
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGQUIT)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 @dataclass

@@ -11,15 +11,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support.nginx import NginxProcess
 from tests.support.process import read_port
-from tests.support.redis_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_SITE = REPO / "deploy" / "nginx" / "dalleserver-cluster.conf"
@@ -112,24 +111,6 @@ class Instance:
         return self.proc.returncode
 
 
-NGINX_MAIN = """
-daemon off;
-worker_processes 1;
-error_log {root}/error.log warn;
-pid {root}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/tmp;
-    proxy_temp_path {root}/tmp;
-    fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp;
-    scgi_temp_path {root}/tmp;
-{site}
-}}
-"""
-
-
 def site_config(ports: list[int], listen: int) -> str:
     """The shipped site file with these instances and a loopback listen port."""
     text = NGINX_SITE.read_text()
@@ -140,21 +121,13 @@ def site_config(ports: list[int], listen: int) -> str:
     return text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
 
 
-class Nginx:
+class Nginx(NginxProcess):
     """nginx in front of ``ports``, on a free loopback port."""
 
     def __init__(self, ports: list[int]) -> None:
-        binary = shutil.which("nginx") or "/usr/sbin/nginx"
-        if not Path(binary).exists():
-            raise FileNotFoundError("nginx")
-        self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="nginx-cluster-"))
-        (self.root / "tmp").mkdir()
+        super().__init__("nginx-cluster-")
         os.chmod(self.root / "tmp", 0o1777)  # workers may run as another user
-        conf = self.root / "nginx.conf"
-        conf.write_text(NGINX_MAIN.format(root=self.root, site=site_config(ports, self.port)))
-        self.proc = subprocess.Popen([binary, "-p", str(self.root), "-c", str(conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.start(site_config(ports, self.port))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -162,12 +135,7 @@ class Nginx:
                     return
             except OSError:
                 time.sleep(0.05)
-        error_log = (self.root / "error.log")
-        raise RuntimeError("nginx did not start: " + (error_log.read_text()
-                                                      if error_log.exists() else ""))
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        raise RuntimeError("nginx did not start: " + self.error_log())
 
     def get(self, path: str, timeout: float = 30.0,
             headers: dict[str, str] | None = None):
@@ -178,10 +146,5 @@ class Nginx:
         return status, json.loads(body)
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGQUIT)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        super().stop()
         shutil.rmtree(self.root, ignore_errors=True)
