@@ -12,6 +12,7 @@ from dalleserver.ens import CachePolicy, EnsResolver, RpcClient
 from dalleserver.ens.resolver import DEFAULT_CACHE
 from dalleserver.ens.rpc import is_node_failure
 from dalleserver.resilience.breaker import CircuitBreaker
+from tests.support.clock import ManualClock
 from tests.support.rpc_double import RpcDouble
 
 VITALIK = "0xd8da6bf26964af9d7eed9e03e53415d37aa96045"
@@ -27,22 +28,10 @@ def wait_for(condition: Callable[[], object], what: str) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
-class FakeClock:
-    """A clock that moves only when told to, so TTL tests need not sleep."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    """A clock that moves only when told to, so TTL tests need not sleep."""
+    return ManualClock()
 
 
 @pytest.fixture
@@ -66,7 +55,7 @@ MakeResolver = Callable[..., EnsResolver]
 
 
 @pytest.fixture
-def make_resolver(node: RpcDouble, clock: FakeClock) -> MakeResolver:
+def make_resolver(node: RpcDouble, clock: ManualClock) -> MakeResolver:
     """A resolver on the double (or ``url``), its breaker and cache on the fake clock."""
 
     def make(*, url: str | None = None, timeout: float = 5.0, failures: int = 3,

@@ -20,7 +20,8 @@ from dalleserver.ens import (
     build_resolver,
 )
 from dalleserver.ens.errors import BAD_RESPONSE, CONNECTION, TIMEOUT, UNAVAILABLE
-from tests.ens.conftest import OTHER, VITALIK, FakeClock, MakeResolver
+from tests.ens.conftest import OTHER, VITALIK, MakeResolver
+from tests.support.clock import ManualClock
 from tests.support.rpc_double import (
     PUBLIC_RESOLVER,
     REGISTRY,
@@ -90,7 +91,7 @@ def test_an_invalid_name_never_reaches_the_node(node: RpcDouble,
 
 
 def test_a_negative_answer_is_cached_shorter(node: RpcDouble, make_resolver: MakeResolver,
-                                             clock: FakeClock) -> None:
+                                             clock: ManualClock) -> None:
     resolver = make_resolver(cache=CachePolicy(positive_ttl=300, negative_ttl=30))
     resolver.resolve("vitalik.eth")
     with pytest.raises(NameNotFound):
@@ -108,7 +109,7 @@ def test_a_negative_answer_is_cached_shorter(node: RpcDouble, make_resolver: Mak
 
 
 def test_a_positive_answer_expires(node: RpcDouble, make_resolver: MakeResolver,
-                                   clock: FakeClock) -> None:
+                                   clock: ManualClock) -> None:
     resolver = make_resolver(cache=CachePolicy(positive_ttl=300, negative_ttl=30))
     resolver.resolve("vitalik.eth")
     node.add_name("vitalik.eth", OTHER)  # the owner points the name elsewhere
@@ -272,7 +273,7 @@ def test_stats_are_plain_json(node: RpcDouble, make_resolver: MakeResolver) -> N
 
 
 def test_state_is_healthy_then_degraded_never_unhealthy(
-        node: RpcDouble, make_resolver: MakeResolver, clock: FakeClock) -> None:
+        node: RpcDouble, make_resolver: MakeResolver, clock: ManualClock) -> None:
     resolver = make_resolver(failures=2)
     assert resolver.state()["status"] == "healthy"
     node.fault = "http_500"

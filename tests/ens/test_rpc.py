@@ -18,14 +18,14 @@ from dalleserver.ens.abi import decode_address
 from dalleserver.ens.errors import BAD_RESPONSE, CONNECTION, HTTP, RPC, TIMEOUT, UNAVAILABLE
 from dalleserver.ens.rpc import is_node_failure
 from dalleserver.resilience.breaker import OPEN, CircuitBreaker
-from tests.ens.conftest import FakeClock
+from tests.support.clock import ManualClock
 from tests.support.rpc_double import REGISTRY, RpcDouble
 
 # generous: the deadline is the point, the margin only absorbs a busy test machine
 SLACK = 1.5
 
 
-def breaker(clock: FakeClock, failures: int = 2) -> CircuitBreaker:
+def breaker(clock: ManualClock, failures: int = 2) -> CircuitBreaker:
     return CircuitBreaker("ens", failure_threshold=failures, reset_timeout=30.0,
                           is_failure=is_node_failure, clock=clock)
 
@@ -71,7 +71,7 @@ def test_json_rpc_error_keeps_its_code(node: RpcDouble) -> None:
     assert "JSON-RPC error -32601" in str(caught.value)
 
 
-def test_a_revert_is_an_answer_not_a_node_failure(node: RpcDouble, clock: FakeClock) -> None:
+def test_a_revert_is_an_answer_not_a_node_failure(node: RpcDouble, clock: ManualClock) -> None:
     node.fault = "revert"
     client = RpcClient(node.url, breaker=breaker(clock, failures=1))
     for _ in range(3):
@@ -111,7 +111,7 @@ def test_the_callers_deadline_wins_when_sooner(node: RpcDouble) -> None:
 
 
 def test_a_slow_node_opens_the_breaker_and_is_then_left_alone(node: RpcDouble,
-                                                             clock: FakeClock) -> None:
+                                                             clock: ManualClock) -> None:
     node.fault = "slow"
     client = RpcClient(node.url, timeout=0.2, breaker=breaker(clock, failures=2))
     for _ in range(2):
@@ -133,7 +133,7 @@ def test_a_slow_node_opens_the_breaker_and_is_then_left_alone(node: RpcDouble,
 
 
 def test_the_breaker_closes_again_when_the_node_recovers(node: RpcDouble,
-                                                         clock: FakeClock) -> None:
+                                                         clock: ManualClock) -> None:
     node.fault = "http_500"
     client = RpcClient(node.url, breaker=breaker(clock, failures=1))
     with pytest.raises(NodeError):
@@ -183,7 +183,7 @@ def assert_no_secret(text: str) -> None:
 
 
 @pytest.mark.parametrize("fault", ["rpc_error", "http_500", "not_json", "garbage", "slow"])
-def test_the_url_never_appears_in_messages_or_logs(node: RpcDouble, clock: FakeClock,
+def test_the_url_never_appears_in_messages_or_logs(node: RpcDouble, clock: ManualClock,
                                                    caplog: pytest.LogCaptureFixture,
                                                    fault: str) -> None:
     caplog.set_level(logging.DEBUG)

@@ -12,18 +12,9 @@ from PIL import Image
 
 from dalleserver.imaging.variant_cache import VariantCache, VariantError
 from dalleserver.imaging.variants import VariantSpec, encode_variant
+from tests.support.clock import ManualClock
 
 KEY = ("empty", "0x" + "ab" * 20)
-
-
-class Clock:
-    """A clock that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -80,7 +71,7 @@ def test_a_newer_picture_makes_its_variants_again(tmp_path, source):
 
 
 def test_the_least_recently_used_variants_are_evicted(tmp_path, source):
-    clock = Clock()
+    clock = ManualClock()
     cache = VariantCache(tmp_path / "cache", 1 << 30, clock=clock)
     specs = [VariantSpec("webp", 64), VariantSpec("webp", 128), VariantSpec("webp", 256)]
     for spec in specs:

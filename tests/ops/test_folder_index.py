@@ -4,6 +4,7 @@ pages after a cursor, and rescans that load again only the files that changed.""
 import os
 
 from dalleserver.folder_index import FolderIndex
+from tests.support.clock import ManualClock
 
 
 class Entry:
@@ -22,13 +23,6 @@ def _write(root, series, name, text, mtime):
     path.write_text(text)
     os.utime(path, (mtime, mtime))
     return path
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self):
-        return self.now
 
 
 def _index(root, clock=None):
@@ -59,7 +53,7 @@ def test_orders_cursors_filters_and_lookups(tmp_path):
 
 
 def test_a_rescan_keeps_unchanged_entries_and_reloads_changed_ones(tmp_path):
-    clock = Clock()
+    clock = ManualClock(0.0)
     _write(tmp_path, "a", "kept", "one", 1000)
     changed = _write(tmp_path, "a", "changed", "two", 1001)
     index = _index(tmp_path, clock)
@@ -76,7 +70,7 @@ def test_a_rescan_keeps_unchanged_entries_and_reloads_changed_ones(tmp_path):
 
 
 def test_own_changes_show_at_once(tmp_path):
-    clock = Clock()
+    clock = ManualClock(0.0)
     index = _index(tmp_path, clock)
     assert index.count() == 0
     _write(tmp_path, "a", "n", "hello", 1000)

@@ -25,19 +25,9 @@ from dalleserver.resilience.retry import (
     call_with_retry,
     parse_retry_after,
 )
+from tests.support.clock import ManualClock
 
 WAIT = 5.0  # generous upper bound for thread hand-offs; never reached when things work
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Boom(Exception):
@@ -52,9 +42,9 @@ def fail() -> None:
     raise Boom("provider down")
 
 
-def make(clock: FakeClock | None = None, **kw) -> CircuitBreaker:
+def make(clock: ManualClock | None = None, **kw) -> CircuitBreaker:
     kw.setdefault("is_failure", lambda e: not isinstance(e, ClientMistake))
-    return CircuitBreaker("images", clock=clock or FakeClock(), **kw)
+    return CircuitBreaker("images", clock=clock or ManualClock(), **kw)
 
 
 def fail_times(breaker: CircuitBreaker, n: int) -> None:
@@ -63,7 +53,7 @@ def fail_times(breaker: CircuitBreaker, n: int) -> None:
             breaker.call(fail)
 
 
-def open_breaker(clock: FakeClock, **kw) -> CircuitBreaker:
+def open_breaker(clock: ManualClock, **kw) -> CircuitBreaker:
     breaker = make(clock, **kw)
     fail_times(breaker, breaker.failure_threshold)
     assert breaker.state == "open"
@@ -154,7 +144,7 @@ def test_a_crashing_is_failure_predicate_counts_as_failure():
 
 
 def test_open_fails_fast_without_calling_fn_and_retry_after_counts_down():
-    clock = FakeClock()
+    clock = ManualClock()
     breaker = open_breaker(clock)
     called = []
 
@@ -186,7 +176,7 @@ def test_circuit_open_error_survives_pickling():
 
 
 def test_after_reset_timeout_the_breaker_is_half_open():
-    clock = FakeClock()
+    clock = ManualClock()
     breaker = open_breaker(clock)
     clock.advance(29.999)
     assert breaker.state == "open"
@@ -195,7 +185,7 @@ def test_after_reset_timeout_the_breaker_is_half_open():
 
 
 def test_snapshot_reports_the_state():
-    clock = FakeClock(500.0)
+    clock = ManualClock(500.0)
     breaker = make(clock)
     assert breaker.snapshot() == {"name": "images", "state": "closed",
                                   "consecutive_failures": 0, "opened_at": None,
@@ -211,7 +201,7 @@ def test_snapshot_reports_the_state():
 
 
 def test_only_one_probe_at_a_time():
-    clock = FakeClock()
+    clock = ManualClock()
     breaker = open_breaker(clock)
     clock.advance(30.0)
     entered, release = threading.Event(), threading.Event()
@@ -243,7 +233,7 @@ def test_only_one_probe_at_a_time():
 
 
 def test_two_probe_successes_close_the_breaker():
-    clock = FakeClock()
+    clock = ManualClock()
     breaker = open_breaker(clock)
     clock.advance(30.0)
     assert breaker.call(lambda: 1) == 1
@@ -257,7 +247,7 @@ def test_two_probe_successes_close_the_breaker():
 
 
 def test_a_probe_failure_reopens_with_a_fresh_timeout():
-    clock = FakeClock()
+    clock = ManualClock()
     breaker = open_breaker(clock)
     clock.advance(30.0)
     breaker.call(lambda: None)  # one good probe does not save the next bad one
@@ -275,7 +265,7 @@ def test_a_probe_failure_reopens_with_a_fresh_timeout():
 
 
 def test_a_neutral_probe_outcome_frees_the_probe_slot():
-    clock = FakeClock()
+    clock = ManualClock()
     breaker = open_breaker(clock)
     clock.advance(30.0)
 
@@ -291,7 +281,7 @@ def test_a_neutral_probe_outcome_frees_the_probe_slot():
 
 
 def test_state_changes_are_reported_in_order():
-    clock = FakeClock()
+    clock = ManualClock()
     seen: list[tuple[str, str, str]] = []
     breaker = open_breaker(clock, on_state_change=lambda *change: seen.append(change))
     clock.advance(30.0)
@@ -320,7 +310,7 @@ def test_a_failing_state_change_callback_does_not_break_the_breaker():
 
 
 def test_the_callback_may_read_the_breaker():
-    clock = FakeClock()
+    clock = ManualClock()
     states: list[str] = []
     holder: dict[str, CircuitBreaker] = {}
     holder["b"] = make(clock, failure_threshold=1,
@@ -357,7 +347,7 @@ def test_no_lock_is_held_while_fn_runs():
 
 
 def test_outcomes_of_calls_admitted_before_a_transition_are_ignored():
-    clock = FakeClock()
+    clock = ManualClock()
     breaker = make(clock)
     entered, release = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
@@ -589,7 +579,7 @@ def test_an_open_circuit_is_never_retried():
 
 
 def test_retry_around_a_breaker_stops_once_it_opens():
-    clock = FakeClock()
+    clock = ManualClock()
     breaker = make(clock, failure_threshold=2)
     rec = Recorder()
     calls = []

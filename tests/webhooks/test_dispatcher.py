@@ -14,6 +14,7 @@ from dalleserver.resilience.breaker import CircuitBreaker
 from dalleserver.webhooks import AllowList, Dispatcher
 from dalleserver.webhooks.dispatcher import Timing
 from dalleserver.webhooks.sender import is_breaker_failure
+from tests.support.clock import ManualClock
 from tests.support.receiver import Receiver
 
 KEY = bytes(range(40))
@@ -21,15 +22,7 @@ VERIFIER = Webhook("whsec_" + base64.b64encode(KEY).decode())
 BODY = b'{"type":"generation.completed","data":{}}'
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _dispatcher(host: str, clock: Clock, deadline: float = 60.0, failures: int = 50):
+def _dispatcher(host: str, clock: ManualClock, deadline: float = 60.0, failures: int = 50):
     instruments = Instruments()
     breakers = {host: CircuitBreaker(host, failure_threshold=failures, reset_timeout=30.0,
                                      is_failure=is_breaker_failure, clock=clock)}
@@ -42,13 +35,13 @@ def _count(instruments: Instruments, family: str, outcome: str) -> float:
     return getattr(instruments, family).value(outcome=outcome)
 
 
-def _step(dispatcher: Dispatcher, clock: Clock, seconds: float) -> int:
+def _step(dispatcher: Dispatcher, clock: ManualClock, seconds: float) -> int:
     clock.now += seconds
     return dispatcher.run_due()
 
 
 def test_a_failed_delivery_is_retried_with_growing_delays_under_one_id():
-    clock = Clock()
+    clock = ManualClock(100.0)
     with Receiver(statuses=(500, 503, 200)) as receiver:
         dispatcher, instruments = _dispatcher(receiver.host, clock)
         target = AllowList((receiver.host,)).check(receiver.url())
@@ -70,7 +63,7 @@ def test_a_failed_delivery_is_retried_with_growing_delays_under_one_id():
 
 
 def test_a_delivery_is_given_up_after_its_deadline():
-    clock = Clock()
+    clock = ManualClock(100.0)
     with Receiver(statuses=(500,)) as receiver:
         dispatcher, instruments = _dispatcher(receiver.host, clock, deadline=20.0)
         dispatcher.send(AllowList((receiver.host,)).check(receiver.url()), BODY)
@@ -88,7 +81,7 @@ def test_a_delivery_is_given_up_after_its_deadline():
 
 
 def test_410_gone_stops_at_once():
-    clock = Clock()
+    clock = ManualClock(100.0)
     with Receiver(statuses=(410,)) as receiver:
         dispatcher, instruments = _dispatcher(receiver.host, clock)
         dispatcher.send(AllowList((receiver.host,)).check(receiver.url()), BODY)
@@ -98,7 +91,7 @@ def test_410_gone_stops_at_once():
 
 
 def test_a_dead_host_opens_its_breaker_and_attempts_fail_fast():
-    clock = Clock()
+    clock = ManualClock(100.0)
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         host = f"127.0.0.1:{closed.getsockname()[1]}"
@@ -114,7 +107,7 @@ def test_a_dead_host_opens_its_breaker_and_attempts_fail_fast():
 
 
 def test_a_full_schedule_drops_and_counts():
-    clock = Clock()
+    clock = ManualClock(100.0)
     dispatcher, instruments = _dispatcher("127.0.0.1:9", clock)
     dispatcher.capacity = 1
     target = AllowList(("127.0.0.1:9",)).check("http://127.0.0.1:9/")
@@ -126,7 +119,7 @@ def test_a_full_schedule_drops_and_counts():
 
 @pytest.mark.parametrize("status", [301, 400, 429])
 def test_other_answers_are_failures_retried(status):
-    clock = Clock()
+    clock = ManualClock(100.0)
     with Receiver(statuses=(status, 200)) as receiver:
         dispatcher, instruments = _dispatcher(receiver.host, clock)
         dispatcher.send(AllowList((receiver.host,)).check(receiver.url()), BODY)
