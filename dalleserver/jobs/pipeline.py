@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from dalleserver import __version__
 from dalleserver.address import normalize_address
@@ -24,8 +24,14 @@ from dalleserver.jobs.locks import LockTable
 from dalleserver.jobs.progress import ProgressBoard
 from dalleserver.picture_index import PictureIndex
 from dalleserver.provider.http import ProviderError
-from dalleserver.records import GenerationOptions, Identity, RecordBook
-from dalleserver.records.record import generation_stages, png_text
+from dalleserver.records import GenerationOptions, Identity, RecordBook, RecordError
+from dalleserver.records.record import (
+    COMPLETE,
+    FAILED,
+    generation_stages,
+    png_text,
+    stage,
+)
 from dalleserver.resilience.breaker import CircuitOpenError
 from dalleserver.resilience.retry import RetryAfterTooLong
 from dalleserver.storage import DataDir, Key, StorageError, atomic_write, without_paths
@@ -38,6 +44,7 @@ PROVIDER_FAILURES = (ProviderError, CircuitOpenError, RetryAfterTooLong)
 CANCELLED = "cancelled: the server is shutting down"
 T = TypeVar("T")
 WAITING_FOR_LOCK = "waiting for another generation of this image to finish"
+REUSED_ENHANCEMENT = "the enhanced prompt of this picture's failed run was used again"
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,16 @@ class Outcome:
     @property
     def failed(self) -> bool:
         return self.kind in ("failure", "cancelled")
+
+
+def failure_message(exc: Exception) -> str:
+    """What a client reads of a failed run: never a path of this machine (the log has
+    them)."""
+    if isinstance(exc, StorageError):
+        return f"could not save the result: {exc.public}"
+    if isinstance(exc, PROVIDER_FAILURES):
+        return str(exc)
+    return f"generation failed: {without_paths(str(exc))}"
 
 
 class Enhancer(Protocol):
@@ -140,15 +157,13 @@ class Pipeline:
             return Outcome("cancelled", CANCELLED)
         except StorageError as exc:  # the client reads the message; the log gets the path
             log.warning("generation %s/%s could not save: %s", *key, exc)
-            return Outcome("failure", f"could not save the result: {exc.public}", "storage")
+            return Outcome("failure", failure_message(exc), "storage")
         except PROVIDER_FAILURES as exc:  # the manager logs the failure with its fields
-            return Outcome("failure", str(exc), getattr(exc, "kind", "") or
+            return Outcome("failure", failure_message(exc), getattr(exc, "kind", "") or
                            type(exc).__name__, getattr(exc, "attempts", 1))
         except Exception as exc:  # the run fails; the worker and the server carry on
             log.exception("generation %s/%s failed", *key)
-            # the client reads the message without the machine's paths; the log has them
-            return Outcome("failure", f"generation failed: {without_paths(str(exc))}",
-                           "internal")
+            return Outcome("failure", failure_message(exc), "internal")
         finally:
             if lease is not None:
                 lease.release()
@@ -192,22 +207,42 @@ class Pipeline:
 
     def _generate(self, key: Key, cancel: threading.Event,
                   options: GenerationOptions | None = None) -> None:
-        series, address = key
         board = self.board
         run = board.get(key)
-        options = options or GenerationOptions.for_address(address)
+        options = options or GenerationOptions.for_address(key[1])
         dress = (run.dress if run is not None and run.dress is not None
                  else self.dress(key, options=options))
-        files = self.data_dir
-        enhancer, backend = self.enhancer, self.backend
         identity = self.records.identity(key, options) if self.records is not None else None
-        enhancer = enhancer if options.enhance else None
-        backend = backend if options.image else None
+        enhancer = self.enhancer if options.enhance else None
+        backend = self.backend if options.image else None
         fallback = self.spending.fallback(key) if self.spending is not None else None
         if fallback is not None:  # over the spending budget: draw locally, pay for nothing
             enhancer, backend = None, fallback.backend if backend is not None else None
             board.note(key, fallback.note)
 
+        enhanced = self._prompts(key, dress, enhancer, identity, cancel)
+        if backend is None:
+            board.skip(key, *IMAGE_PHASES)
+            self._write_selector(key, dress)
+            self._write_record(key, identity, dress, enhanced, {}, None, options)
+            return
+        made: dict[str, str] = {}
+        try:
+            self._draw(key, dress, enhanced, backend, identity, options, cancel, made)
+        except GenerationCancelled:
+            raise
+        except Exception as exc:  # the record says what failed; the caller reports it
+            self._write_failed_record(key, identity, dress, enhanced, made, backend,
+                                      options, exc)
+            raise
+
+    def _prompts(self, key: Key, dress: DalleDress, enhancer: Enhancer | None,
+                 identity: Identity | None, cancel: threading.Event) -> str:
+        """Write the prompt files and enhance the prompt (the chat model, once: the
+        enhancement of an earlier run of this very picture that failed is used again, as
+        in the original); the prompt the picture is drawn from."""
+        series, address = key
+        board, files = self.board, self.data_dir
         board.transition(key, "base_prompts")
         for kind, text in (
             ("data", dress.data_prompt),
@@ -219,7 +254,12 @@ class Pipeline:
         self._check(cancel)
 
         enhanced = dress.prompt
-        if enhancer is not None and enhancer.applies(dress):
+        earlier = self._failed_enhancement(identity) if enhancer is not None else ""
+        if earlier:
+            board.skip(key, "enhance_prompt")
+            board.note(key, REUSED_ENHANCEMENT)
+            enhanced = earlier
+        elif enhancer is not None and enhancer.applies(dress):
             board.transition(key, "enhance_prompt")
             enhanced, note = self._abandonable(cancel, lambda: enhancer.enhance(dress))
             if note:
@@ -232,15 +272,18 @@ class Pipeline:
             files.text(series, "technical", address), f"{dress.technical_prompt}\n\n{enhanced}"
         )
         self._check(cancel)
+        return enhanced
 
-        if backend is None:
-            board.skip(key, *IMAGE_PHASES)
-            self._write_selector(key, dress)
-            self._write_record(key, identity, dress, enhanced, {}, None, options)
-            return
-
+    def _draw(self, key: Key, dress: DalleDress, enhanced: str, backend: ImageBackend,
+              identity: Identity | None, options: GenerationOptions,
+              cancel: threading.Event, made: dict[str, str]) -> None:
+        """Draw the picture, write it and (unless a v1 request says not) its annotated
+        copy, then the selector and record; ``made`` learns each file as it is written."""
+        series, address = key
+        board, files = self.board, self.data_dir
         board.transition(key, "image_prep")
         started = time.perf_counter()
+
         def progress(phase: str) -> None:
             if not cancel.is_set():  # an abandoned call must not move a later run
                 board.transition(key, phase)
@@ -260,32 +303,29 @@ class Pipeline:
         generated = files.generated(series, address)
         text = png_text(identity, dress, enhanced, __version__) if identity else None
         atomic_write(generated, encode_png(image, text))
+        made["generated"] = self.relative(generated)
         self._check(cancel)
         if not options.annotate:  # a v1 request for the picture alone
             board.skip(key, "annotate")
-            board.update_dress(key, lambda d: setattr(d, "generated_path",
-                                                      self.relative(generated)))
+            board.update_dress(key, lambda d: setattr(d, "generated_path", made["generated"]))
             self._write_selector(key, dress)
-            self._write_record(key, identity, dress, enhanced,
-                               {"generated": self.relative(generated)}, backend, options)
+            self._write_record(key, identity, dress, enhanced, made, backend, options)
             return
 
         board.transition(key, "annotate")
         annotated = files.annotated(series, address)
         atomic_write(annotated, encode_png(annotate_image(image, dress.terse_prompt), text))
+        made["annotated"] = self.relative(annotated)
         self._make_thumbnail(key)
         if self.pictures is not None:
             self.pictures.add(key)
 
         def paths(d: DalleDress) -> None:
-            d.generated_path = self.relative(generated)
-            d.annotated_path = self.relative(annotated)
+            d.generated_path, d.annotated_path = made["generated"], made["annotated"]
 
         board.update_dress(key, paths)
         self._write_selector(key, dress)
-        self._write_record(key, identity, dress, enhanced, {
-            "generated": self.relative(generated), "annotated": self.relative(annotated)},
-            backend, options)
+        self._write_record(key, identity, dress, enhanced, made, backend, options)
 
     def _make_thumbnail(self, key: Key) -> None:
         """The gallery's thumbnail now, so a first gallery view finds it made; a failure
@@ -308,9 +348,11 @@ class Pipeline:
 
     def _write_record(self, key: Key, identity: Identity | None, dress: DalleDress,
                       enhanced: str, artifacts: dict[str, str], backend: ImageBackend | None,
-                      options: GenerationOptions) -> None:
+                      options: GenerationOptions,
+                      stages: dict[str, dict[str, Any]] | None = None) -> None:
         """The picture's metadata record (records/): what was asked and made, by which
-        backend and model, and how long each phase took (the one still open until now)."""
+        backend and model, and how long each phase took (the one still open until now).
+        ``stages`` are a failed run's (the record is then ``completed: false``)."""
         if self.records is None or identity is None:
             return
         run = self.board.get(key)
@@ -318,5 +360,43 @@ class Pipeline:
         phases = {name: (p.started_ns, p.ended_ns or now, p.skipped)
                   for name, p in run.phases.items()} if run is not None else {}
         self.records.finish(identity, dress, enhanced=enhanced, artifacts=artifacts,
-                            stages=generation_stages(options.enhance, artifacts),
-                            backend=backend, phases=phases)
+                            stages=stages or generation_stages(options.enhance, artifacts),
+                            backend=backend, phases=phases, completed=stages is None)
+
+    def _failed_enhancement(self, identity: Identity | None) -> str:
+        """The enhanced prompt an earlier, failed run of this very picture (same imageId)
+        made, else ""."""
+        if self.records is None or identity is None:
+            return ""
+        try:
+            record = self.records.read(identity.series, identity.seed)
+        except RecordError:
+            return ""
+        if (record is None or record.get("imageId") != identity.image_id
+                or (record.get("status") or {}).get("completed") is not False
+                or (record.get("stages") or {}).get("enhanced", {}).get("status") != COMPLETE):
+            return ""
+        return (record.get("prompts") or {}).get("enhancedPrompt", "")
+
+    def _write_failed_record(self, key: Key, identity: Identity | None, dress: DalleDress,
+                             enhanced: str, made: dict[str, str], backend: ImageBackend,
+                             options: GenerationOptions, exc: Exception) -> None:
+        """The record of a run whose picture failed (``completed: false``, the failing
+        stage with its error, what was made before it), as the original writes it. A
+        complete record of the same picture is kept: its files are still there."""
+        if self.records is None or identity is None:
+            return
+        try:
+            current = self.records.read(*key)
+        except RecordError:
+            current = None
+        if current is not None and (current.get("status") or {}).get("completed"):
+            return
+        stages = generation_stages(options.enhance, made)
+        stages["annotated" if made.get("generated") else "generated"] = \
+            stage(FAILED, failure_message(exc))
+        try:
+            self._write_record(key, identity, dress, enhanced, made, backend, options,
+                               stages=stages)
+        except StorageError as error:  # the run's own failure is what the client hears
+            log.warning("cannot write the failed record of %s/%s: %s", *key, error)

@@ -75,10 +75,11 @@ class RecordBook:
 
     def finish(self, identity: Identity, dress: DalleDress, *, enhanced: str,
                artifacts: dict[str, str], stages: dict[str, dict[str, Any]],
-               backend: Any, phases: PhaseTimes) -> dict[str, Any]:
-        """The record of a generation that ended, written and indexed."""
+               backend: Any, phases: PhaseTimes, completed: bool = True) -> dict[str, Any]:
+        """The record of a generation that ended (``completed`` False: its picture
+        failed), written and indexed."""
         record = build_record(identity, dress, enhanced=enhanced, artifacts=artifacts,
-                              stages=stages, completed=True,
+                              stages=stages, completed=completed,
                               generation=self.generation(backend, enhanced != dress.prompt,
                                                          phases))
         self.write(record)

@@ -142,6 +142,33 @@ def test_b64_generation_with_enhancement(tmp_path, api):
                   outcome="success") == 1
 
 
+def test_a_failed_picture_is_recorded_and_its_enhancement_used_again(tmp_path, api):
+    api.script("chat", od.ok_chat("A luminous, enhanced scene."))
+    api.script("images", od.content_policy())
+    runtime, _ = make(tmp_path, api)
+    assert generate(runtime)["error"]
+    record = runtime.records.read("songbird-morning", A)  # the original's completed: false
+    assert record["status"]["completed"] is False and record["artifacts"] == {}
+    assert record["prompts"]["enhancedPrompt"] == "A luminous, enhanced scene."
+    stages = record["stages"]
+    assert stages["enhanced"] == {"status": "complete"}
+    assert stages["generated"]["status"] == "failed" and stages["generated"]["error"]
+    assert str(tmp_path) not in json.dumps(record)
+    api.script("images", od.ok_image_b64())
+    snap = generate(runtime)  # the chat model is not paid twice for the same prompt
+    assert snap["error"] == "" and len(requests_to(api, "chat")) == 1, snap
+    assert any("failed run was used again" in note for note in snap["notes"]), snap["notes"]
+    assert requests_to(api, "images")[-1]["json"]["prompt"].endswith(
+        "A luminous, enhanced scene.")
+    record = runtime.records.read("songbird-morning", A)
+    assert record["status"]["completed"] is True and record["stages"]["generated"] == {
+        "status": "complete"}
+    api.script("images", od.content_policy())  # a forced run that fails keeps the good record
+    runtime.jobs.submit("songbird-morning", A, force=True)
+    assert wait_done(runtime, ("songbird-morning", A))["error"]
+    assert runtime.records.read("songbird-morning", A) == record
+
+
 def test_url_answer_is_downloaded(tmp_path, api):
     api.script("images", od.ok_image_url())
     runtime, _ = make(tmp_path, api, env={"TB_DALLE_NO_ENHANCE": "1"})

@@ -328,3 +328,21 @@ def test_a_dalle_remove_takes_the_png_out_of_its_record(server):
     wait_done(app.runtime, ("empty", A))
     _, doc = client.json("GET", f"/v1/images/{A}")
     assert doc["data"]["metadata"]["artifacts"]["annotated"] == f"output/empty/annotated/{A}.png"
+
+
+def test_a_failed_generation_leaves_a_record_that_says_so(tmp_path):
+    with running_server(tmp_path, backend=GatedBackend(fail="the renderer broke")) as (
+            client, app):
+        response, doc = post(client, "/v1/images/generate", {"input": "storm", "image": True},
+                             headers={"Prefer": "wait=20"})
+        assert (response.status, doc["error"]["code"]) == (502, "provider_failed"), doc
+        location = doc["error"]["details"]["job"]
+        seed = location.rsplit("/", 1)[1]
+        _, doc = client.json("GET", f"/v1/images/{seed}")
+        record = doc["data"]["metadata"]
+        assert record["status"]["completed"] is False and record["artifacts"] == {}
+        assert record["stages"]["generated"]["status"] == "failed"
+        app.board.forget(("empty", seed))  # as after a restart: only the record is left
+        _, doc = client.json("GET", location)
+        assert doc["data"]["state"] == "failed" and doc["data"]["result"] is None
+        assert "renderer broke" in doc["data"]["progress"]["error"]

@@ -75,12 +75,27 @@ def _view(app: App, key: Key) -> dict[str, Any] | None:
         record = None
     if snapshot is None and record is None:
         return None
-    state = snapshot.get("state", "completed") if snapshot else "completed"
+    progress = snapshot or {}
+    if snapshot:
+        state = snapshot.get("state", "completed")
+    else:  # no run in memory (forgotten, or before a restart): the record says how it ended
+        error = _recorded_failure(record or {})
+        state, progress = ("failed", {"error": error}) if error else ("completed", {})
     result = None
     if state == "completed" and record is not None:
         result = generate_result(record, book.relative(book.path(*key)))
-    return {"series": key[0], "seed": key[1], "state": state, "progress": snapshot or {},
+    return {"series": key[0], "seed": key[1], "state": state, "progress": progress,
             "location": job_path(key), "events": job_path(key) + "/events", "result": result}
+
+
+def _recorded_failure(record: dict[str, Any]) -> str:
+    """The error of a record whose run failed (``completed: false``), else ""."""
+    if (record.get("status") or {}).get("completed") is not False:
+        return ""
+    for stage in (record.get("stages") or {}).values():
+        if isinstance(stage, dict) and stage.get("status") == "failed":
+            return str(stage.get("error") or "the generation failed")
+    return "the generation did not complete"
 
 
 def _key(app: App, request: Request) -> Key:
