@@ -6,10 +6,9 @@ import logging
 from typing import Any
 
 from dalleserver.config import Config
-from dalleserver.costs.spending import Spending
 from dalleserver.dress.model import DalleDress
-from dalleserver.provider.guard import GuardedEndpoint
-from dalleserver.provider.http import OpenAIClient, ProviderError
+from dalleserver.provider.billed import BilledCaller
+from dalleserver.provider.http import ProviderError
 from dalleserver.resilience.breaker import CircuitOpenError
 from dalleserver.resilience.retry import RetryAfterTooLong
 
@@ -38,16 +37,9 @@ def chat_payload(config: Config, base_prompt: str, author: str) -> dict[str, Any
     return payload
 
 
-class Enhancer:
+class Enhancer(BilledCaller):
     """Callable by the pipeline; never fails a generation: on any provider failure the base
     prompt is used and the reason is returned for the progress snapshot."""
-
-    def __init__(self, config: Config, client: OpenAIClient, endpoint: GuardedEndpoint,
-                 spending: Spending | None = None) -> None:
-        self.config = config
-        self.client = client
-        self.endpoint = endpoint
-        self.spending = spending
 
     def applies(self, dress: DalleDress) -> bool:
         return self.config.enhance_enabled and bool(dress.author_prompt)
@@ -66,11 +58,9 @@ class Enhancer:
                         extra={"series": dress.series, "address": dress.original,
                                "error": str(exc), "error_type": type(exc).__name__})
             return dress.prompt, f"enhancement unavailable ({exc}); the base prompt was used"
-        if self.spending is not None:  # answered, so billed, whatever the answer says
-            usage = doc.get("usage")
-            call = self.spending.chat_call(self.config.enhancement_model,
-                                           usage if isinstance(usage, dict) else {})
-            self.spending.paid((dress.series, dress.original), call)
+        # answered, so billed, whatever the answer says
+        self._bill(dress, doc, lambda spending, usage: spending.chat_call(
+            self.config.enhancement_model, usage))
         try:
             content = doc["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):

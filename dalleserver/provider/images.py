@@ -10,11 +10,11 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from dalleserver.config import Config
-from dalleserver.costs.spending import Spending
+from dalleserver.costs.spending import PaidCall, Spending
 from dalleserver.dress.model import DalleDress
 from dalleserver.imaging.backends import ProgressCallback
-from dalleserver.provider.guard import GuardedEndpoint
-from dalleserver.provider.http import BAD_RESPONSE, OpenAIClient, ProviderError
+from dalleserver.provider.billed import BilledCaller
+from dalleserver.provider.http import BAD_RESPONSE, ProviderError
 
 MAX_DOWNLOAD_BYTES = 32 * 1024 * 1024
 # Decoded size is what costs memory: a 17 KB PNG may claim 12000 x 12000 pixels (1.7 GB as
@@ -58,29 +58,20 @@ def image_payload(config: Config, dress: DalleDress) -> dict[str, Any]:
     return payload
 
 
-class OpenAIImageBackend:
+class OpenAIImageBackend(BilledCaller):
     name = "openai"
-
-    def __init__(self, config: Config, client: OpenAIClient, endpoint: GuardedEndpoint,
-                 spending: Spending | None = None) -> None:
-        self.config = config
-        self.client = client
-        self.endpoint = endpoint
-        self.spending = spending
 
     def _record_paid(self, dress: DalleDress, payload: dict[str, Any],
                      doc: dict[str, Any]) -> None:
         """The call succeeded, so it is billed: at the quality and size the answer reports
         (what "auto" became), else those that were asked for."""
-        if self.spending is None:
-            return
-        usage = doc.get("usage")
-        reported = {name: str(doc.get(name) or payload.get(name) or "")
-                    for name in ("quality", "size", "output_format")}
-        call = self.spending.image_call(reported["quality"], reported["size"],
-                                        reported["output_format"],
-                                        usage if isinstance(usage, dict) else {})
-        self.spending.paid((dress.series, dress.original), call)
+        def price(spending: Spending, usage: dict[str, Any]) -> PaidCall:
+            reported = {name: str(doc.get(name) or payload.get(name) or "")
+                        for name in ("quality", "size", "output_format")}
+            return spending.image_call(reported["quality"], reported["size"],
+                                       reported["output_format"], usage)
+
+        self._bill(dress, doc, price)
 
     def render(self, dress: DalleDress, progress: ProgressCallback) -> Image.Image:
         payload = image_payload(self.config, dress)
