@@ -51,6 +51,7 @@ class Catalog:
 
     def __init__(self, data_dir: Path | None = None) -> None:
         override_dir = data_dir / "databases" if data_dir is not None else None
+        self._override_dir = override_dir
         self.databases: dict[str, Database] = {
             name: read_database(name, override_dir) for name in ALL_DATABASES
         }
@@ -66,6 +67,12 @@ class Catalog:
         self.series = SeriesRegistry(data_dir / "series" if data_dir is not None else None)
         self._views: OrderedDict[Series, FilteredView] = OrderedDict()
         self._lock = threading.Lock()
+
+    def manifest_on_disk(self) -> DatabaseManifest:
+        """The manifest the databases would have if loaded now: overrides added, changed
+        or removed since the start count (DatabaseError when a file cannot be read)."""
+        return build_manifest({name: read_database(name, self._override_dir)
+                               for name in ALL_DATABASES})
 
     def unresolved_nouns(self) -> list[str]:
         """Nouns whose taxonomy chain does not resolve to a phylum."""

@@ -44,6 +44,7 @@ GENERATE_BODY = {**_body({
     # the caption band is drawn on the picture: annotate needs image (the handler checks)
     "if": {"properties": {"annotate": {"const": True}}, "required": ["annotate"]},
     "then": {"properties": {"image": {"const": True}}, "required": ["image"]}}
+NO_BODY = {**_body({}), "description": "nothing, or an empty JSON object"}
 REGENERATE_BODY = _body({"force": {**FLAG, "description": "even when the databases or the "
                                    "series changed since the picture was made"}})
 # what export_folder takes: relative, no '~' first, no '..' segment, no NUL or backslash

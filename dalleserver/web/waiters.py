@@ -28,14 +28,16 @@ MAX_WAIT = 60.0  # seconds a client may ask to wait; a longer wish is capped
 _PREFER_WAIT = re.compile(r"(?:^|[,;]\s*)wait\s*=\s*\"?(\d{1,6})\"?", re.IGNORECASE)
 
 
-def requested_wait(request: Request) -> float:
+def requested_wait(request: Request, invalid: ErrorCode = ErrorCode.INVALID_REQUEST
+                   ) -> float:
     """Seconds the client asked to wait (``?wait=N`` wins over ``Prefer: wait=N``), capped
-    at MAX_WAIT; 0 when it did not ask. A malformed ``?wait=`` is INVALID_REQUEST."""
+    at MAX_WAIT; 0 when it did not ask. A malformed ``?wait=`` is ``invalid`` (the route
+    family's code for a bad parameter)."""
     raw = request.arg("wait")
     if raw is not None:
         text = raw.strip()
         if not (text.isascii() and text.isdigit() and len(text) <= 6):
-            raise ApiError(ErrorCode.INVALID_REQUEST,
+            raise ApiError(invalid,
                            f"?wait= takes whole seconds (0 to {MAX_WAIT:.0f}), got {raw[:20]!r}")
         return min(float(text), MAX_WAIT)
     prefer = request.headers.get("Prefer") or ""

@@ -132,6 +132,8 @@ def test_listing_pages_filters_and_sorts(server):
     assert [i["metadata"]["input"] for i in doc["data"]] == [f"pear {i}" for i in range(3, -1, -1)]
     _, doc = client.json("GET", "/v1/images?series=nocturne")
     assert doc["data"] == []
+    _, doc = client.json("GET", "/v1/images?series=%20EMPTY&limit=100")  # named as anywhere
+    assert len(doc["data"]) == len(texts)
     assert client.json("GET", "/v1/images?limit=0")[1]["error"]["code"] == "invalid_input"
     assert client.json("GET", "/v1/images?cursor=nope")[1]["error"]["code"] == "invalid_input"
 
@@ -346,3 +348,22 @@ def test_a_failed_generation_leaves_a_record_that_says_so(tmp_path):
         _, doc = client.json("GET", location)
         assert doc["data"]["state"] == "failed" and doc["data"]["result"] is None
         assert "renderer broke" in doc["data"]["progress"]["error"]
+
+
+def test_preview_answers_a_record_made_with_other_databases_as_it_is(server):
+    client, app = server
+    assert post(client, "/v1/series/mine", {"purpose": "first"}, method="PUT")[0].status == 200
+    _, made = post(client, "/v1/images/preview", {"input": "tides", "series": "mine"})
+    post(client, "/v1/series/mine", {"purpose": "second", "nouns": ["fox"]}, method="PUT")
+    response, doc = post(client, "/v1/images/preview", {"input": "tides", "series": "mine"})
+    assert response.status == 200, doc  # the original's: cached metadata as it is
+    assert doc["data"]["metadata"] == made["data"]["metadata"]
+    response, doc = post(client, "/v1/images/generate", {"input": "tides", "series": "mine"})
+    assert (response.status, doc["error"]["code"]) == (409, "regeneration_refused")
+
+
+def test_a_bad_wait_on_a_v1_route_is_its_invalid_input(server):
+    client, _ = server
+    response, doc = post(client, "/v1/images/generate?wait=abc",
+                         {"input": "waiting", "image": True})
+    assert (response.status, doc["error"]["code"]) == (400, "invalid_input"), doc

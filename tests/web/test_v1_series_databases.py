@@ -116,6 +116,22 @@ def test_validate_notices_changed_files(tmp_path):
         assert "gazes" in doc["error"]["message"] and str(tmp_path) not in json.dumps(doc)
 
 
+def test_validate_notices_an_override_added_or_unreadable_after_the_start(tmp_path):
+    overrides = tmp_path / "data" / "databases"
+    with running_server(tmp_path) as (client, _):
+        assert send(client, "POST", "/v1/validate")[0].status == 200
+        overrides.mkdir(parents=True, exist_ok=True)
+        (overrides / "adverbs.csv").write_text("version,adverb\nv0.1.0,slowly\n")
+        response, doc = send(client, "POST", "/v1/validate")
+        assert response.status == 500 and "adverbs" in doc["error"]["message"], doc
+        (overrides / "adverbs.csv").write_bytes(b"version,adverb\n\xff\xfe\n")
+        response, doc = send(client, "POST", "/v1/validate")
+        assert response.status == 500 and "cannot be read" in doc["error"]["message"], doc
+        assert str(tmp_path) not in json.dumps(doc)
+        (overrides / "adverbs.csv").unlink()  # back to what was loaded
+        assert send(client, "POST", "/v1/validate")[0].status == 200
+
+
 @pytest.mark.parametrize("headers, raw, status, code", [
     ({"Content-Type": "text/plain"}, b'{"input": "x"}', 415, "UNSUPPORTED_MEDIA_TYPE"),
     ({}, b'{"input": ', 400, "invalid_input"),
@@ -155,3 +171,23 @@ def test_openapi_documents_v1_bodies_answers_and_codes(server):
             "INVALID_ADDRESS", "UNSUPPORTED_MEDIA_TYPE"} <= set(codes["enum"])
     assert "requestBody" not in doc["paths"]["/v1/series/{name}"]["get"]
     assert "requestBody" in doc["paths"]["/v1/series/{name}"]["put"]
+
+
+@pytest.mark.parametrize("method, path", [
+    ("DELETE", "/v1/images/" + "ab" * 32),
+    ("POST", "/v1/images/" + "ab" * 32 + "/restore"),
+    ("POST", "/v1/validate"),
+])
+def test_routes_without_a_body_refuse_one_that_is_not_empty_json(server, method, path):
+    client, _ = server
+    response, doc = send(client, method, path, raw=b"garbage",
+                         headers={"Content-Type": "text/plain"})
+    assert (response.status, doc["error"]["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    response, doc = send(client, method, path, {"x": 1})
+    assert (response.status, doc["error"]["code"]) == (400, "invalid_input")
+    assert "x" in doc["error"]["message"]
+    response, doc = send(client, method, path, raw=b"x" * 200_000)
+    assert response.status == 413
+    for body in (b"", b"{}"):  # nothing, or an empty object, is what they take
+        response, _ = send(client, method, path, raw=body)
+        assert response.status in (200, 404), (body, response.status)

@@ -8,12 +8,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dalleserver.dress.databases import DatabaseError
-from dalleserver.dress.manifest import build_manifest, manifest_problems
+from dalleserver.dress.manifest import manifest_problems
 from dalleserver.httpd import Request, Response
 from dalleserver.series_store import safe_series_name
+from dalleserver.storage import without_paths
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
+from dalleserver.web.json_body import read_json_body
 from dalleserver.web.responses import envelope
+from dalleserver.web.v1_schemas import NO_BODY
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
@@ -68,16 +71,18 @@ def database_records(app: App, request: Request) -> Response:
 def validate(app: App, request: Request) -> Response:
     """Whether the manifest is valid and the files on disk are still the ones loaded."""
     require_admin(request, app.config.admin_token)
+    read_json_body(request, NO_BODY, required=False)
     manifest = app.catalog.manifest
     problems = manifest_problems(manifest)
     try:
-        on_disk = build_manifest(app.catalog.databases)
+        on_disk = app.catalog.manifest_on_disk()
     except DatabaseError as exc:
-        problems.append(f"a database file cannot be read: {exc}")
+        problems.append(f"a database file cannot be read: {without_paths(str(exc))}")
     else:
         if on_disk.archive_hash != manifest.archive_hash:
-            changed = [f.name for f, g in zip(on_disk.files, manifest.files, strict=True)
-                       if f.hash != g.hash]
+            loaded = {f.name: (f.hash, f.source) for f in manifest.files}
+            changed = [f.name for f in on_disk.files
+                       if loaded.get(f.name) != (f.hash, f.source)]
             problems.append("database files changed on disk since the start (restart to use "
                             f"them): {', '.join(changed)}")
     if problems:

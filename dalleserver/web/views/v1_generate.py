@@ -74,16 +74,15 @@ def generate(app: App, request: Request) -> Response:
 
 def preview(app: App, request: Request) -> Response:
     """The prompts of what the body asks for, never a picture: a record already made is
-    answered as it is; else a prompts-only record is written (never over a record that
+    answered as it is (as the original, even when made with other databases: a preview
+    changes nothing); else a prompts-only record is written (never over a record that
     lists pictures) and answered."""
     require_admin(request, app.config.admin_token)
     ask = _ask(app, read_json_body(request, GENERATE_BODY))
-    identity = _identity(app, ask)
     cached = _cached(app, ask.key)
     if cached is not None and not ask.force:
-        refuse_if_changed(cached, identity)
         return envelope(generate_result(cached, _shown(app, ask.key)), request.request_id)
-    record = prompt_record(identity, _dress(app, ask))
+    record = prompt_record(_identity(app, ask), _dress(app, ask))
     path = "" if cached is not None and cached.get("artifacts") else _write(app, record)
     return envelope(generate_result(record, path), request.request_id)
 
@@ -224,7 +223,7 @@ def _write(app: App, record: dict[str, Any]) -> str:
 def _queue(app: App, request: Request, ask: Ask) -> Response:
     """Queue the job (or join the one running for the key) and answer 202 with it, or
     with ``Prefer: wait=N`` the result once the job is done if that comes first."""
-    wait = requested_wait(request)
+    wait = requested_wait(request, ErrorCode.INVALID_INPUT)
     submit_trigger(app, request, ask.key, force=True, options=ask.options)
     if wait:
         return app.waiters.respond(ask.key, wait,

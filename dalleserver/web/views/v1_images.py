@@ -21,6 +21,7 @@ from dalleserver.records.export import (
     write_export,
 )
 from dalleserver.records.index import ARCHIVED_CHOICES, SORTS, BadCursor, decode_cursor
+from dalleserver.series_store import safe_series_name
 from dalleserver.storage import StorageError
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
@@ -33,7 +34,7 @@ from dalleserver.web.v1_records import (
     find_record,
     image_item,
 )
-from dalleserver.web.v1_schemas import EXPORT_BODY
+from dalleserver.web.v1_schemas import EXPORT_BODY, NO_BODY
 
 if TYPE_CHECKING:
     from dalleserver.web.app import App
@@ -83,6 +84,7 @@ def delete_image(app: App, request: Request) -> Response:
     """Archive a picture: its PNGs and record move to ``archives/`` (undo: restore)."""
     _refuse_verbs(request)
     require_admin(request, app.config.admin_token)
+    read_json_body(request, NO_BODY, required=False)
     entry, _ = find_record(app, request.params.get("id", ""), ACTIVE_ONLY, unique=True)
     if app.board.get((entry.folder, entry.seed)) is not None:  # it would write it back
         raise ApiError(ErrorCode.IMAGE_BUSY, "this picture is being made; delete it once "
@@ -94,6 +96,7 @@ def delete_image(app: App, request: Request) -> Response:
 def restore_image(app: App, request: Request) -> Response:
     """Bring an archived picture back (a newer one of the same seed swaps places with it)."""
     require_admin(request, app.config.admin_token)
+    read_json_body(request, NO_BODY, required=False)
     entry, _ = find_record(app, request.params.get("id", ""), ARCHIVED_ONLY, unique=True)
     moved = _move(app, entry.folder, entry.seed, to_archive=False)
     return envelope({"restored": True, "moved": moved}, request.request_id)
@@ -170,7 +173,8 @@ def _query(request: Request) -> RecordQuery:
                                    "input" if sort.endswith("input") else "time")
         except BadCursor as exc:
             raise ApiError(ErrorCode.INVALID_INPUT, str(exc)) from None
-    return RecordQuery(sort=sort, series=(request.arg("series") or "").strip(),
+    series = (request.arg("series") or "").strip()
+    return RecordQuery(sort=sort, series=safe_series_name(series) if series else "",
                        archived=archived, prefix=request.arg("inputPrefix") or "",
                        cursor=cursor, limit=limit)
 
