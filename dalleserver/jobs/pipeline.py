@@ -7,7 +7,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -61,6 +62,11 @@ class Outcome:
     @property
     def failed(self) -> bool:
         return self.kind in ("failure", "cancelled")
+
+
+def _take_fields(source: DalleDress, target: DalleDress) -> None:
+    for item in fields(source):
+        setattr(target, item.name, getattr(source, item.name))
 
 
 def failure_message(exc: Exception) -> str:
@@ -208,11 +214,8 @@ class Pipeline:
     def _generate(self, key: Key, cancel: threading.Event,
                   options: GenerationOptions | None = None) -> None:
         board = self.board
-        run = board.get(key)
         options = options or GenerationOptions.for_address(key[1])
-        dress = (run.dress if run is not None and run.dress is not None
-                 else self.dress(key, options=options))
-        identity = self.records.identity(key, options) if self.records is not None else None
+        dress, identity = self._prepare(key, options)
         enhancer = self.enhancer if options.enhance else None
         backend = self.backend if options.image else None
         fallback = self.spending.fallback(key) if self.spending is not None else None
@@ -235,6 +238,24 @@ class Pipeline:
             self._write_failed_record(key, identity, dress, enhanced, made, backend,
                                       options, exc)
             raise
+
+    def _prepare(self, key: Key, options: GenerationOptions
+                 ) -> tuple[DalleDress, Identity | None]:
+        """The run's dress and identity from one reading of its series definition, as it
+        is when the run starts: a series edited while the job waited is drawn and recorded
+        as edited, and the record's series hash is the one the attributes came from. The
+        dress is the board's (what clients see), brought up to date."""
+        view = self.catalog.view(key[0])
+        fresh = view.dress(key[1], options.backstyle)
+        identity = (self.records.identity(key, options, view.series)
+                    if self.records is not None else None)
+        run = self.board.get(key)
+        if run is None or run.dress is None:
+            return fresh, identity
+        fresh.original_name = run.dress.original_name
+        if fresh != run.dress:
+            self.board.update_dress(key, partial(_take_fields, fresh))
+        return run.dress, identity
 
     def _prompts(self, key: Key, dress: DalleDress, enhancer: Enhancer | None,
                  identity: Identity | None, cancel: threading.Event) -> str:

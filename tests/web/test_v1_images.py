@@ -367,3 +367,24 @@ def test_a_bad_wait_on_a_v1_route_is_its_invalid_input(server):
     response, doc = post(client, "/v1/images/generate?wait=abc",
                          {"input": "waiting", "image": True})
     assert (response.status, doc["error"]["code"]) == (400, "invalid_input"), doc
+
+
+def test_a_series_edited_while_its_job_waits_is_drawn_and_recorded_as_edited(tmp_path):
+    from dalleserver.dress.fingerprint import series_hash
+
+    backend = GatedBackend(open_gate=False)
+    with running_server(tmp_path, backend=backend, flags={"workers": "1"}) as (client, app):
+        assert post(client, "/v1/series/mine", {"nouns": ["owl"]}, method="PUT")[0].status == 200
+        client.json("GET", f"/dalle/empty/{A}?generate=1")  # holds the only worker
+        assert backend.started.wait(10)
+        response, doc = post(client, "/v1/images/generate",
+                             {"input": "moths", "series": "mine", "image": True})
+        assert response.status == 202 and doc["data"]["state"] == "queued", doc
+        assert post(client, "/v1/series/mine", {"nouns": ["fox"]}, method="PUT")[0].status == 200
+        backend.gate.set()
+        record = wait_job(client, response.getheader("Location"))["result"]["metadata"]
+        assert record["series"]["hash"] == series_hash(app.catalog.series.get("mine"))
+        nouns = [r["record"] for r in record["selectedRecords"] if r["attribute"] == "noun"]
+        assert nouns and "fox" in nouns[0], record["selectedRecords"]
+        with Image.open(app.data_dir.root / record["artifacts"]["generated"]) as picture:
+            assert picture.text["dalle:seriesHash"] == record["series"]["hash"]
