@@ -137,7 +137,7 @@ def _key_or_usage(catalog: Catalog, series: str, address: str,
     if not looks_like_name(address):  # a bad address is reported before a bad series
         _address_or_usage(address, None)
     try:
-        suffix = catalog.series.get(series).suffix
+        suffix = catalog.series.usable(series).suffix
     except SeriesError as exc:
         raise UsageError(f"{exc} (run '{PROG} series' to list them)") from None
     normalized, name = _address_or_usage(address, resolver)

@@ -78,7 +78,7 @@ def _run_here(args: argparse.Namespace, config: Config, addresses: list[str]) ->
     except StorageError as exc:
         raise BatchUsageError(f"data dir {config.data_dir} is not usable: {exc}") from None
     try:
-        series = runtime.catalog.series.get(args.series).suffix
+        series = runtime.catalog.series.usable(args.series).suffix
     except SeriesError as exc:
         raise BatchUsageError(str(exc)) from None
     batches = runtime.batches

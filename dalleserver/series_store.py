@@ -59,9 +59,16 @@ def save_series(series_dir: Path, name: str, body: dict[str, Any], hidden: bool)
     return series
 
 
+class FolderClash(Exception):
+    """Both output folders of a series exist, so hiding or showing it would merge two
+    collections (the message names the folders relative to the output dir)."""
+
+
 def set_hidden(series_dir: Path, output_dir: Path, name: str, hidden: bool) -> None:
     """Mark user series ``name`` hidden (or not) and rename its output folder to match.
-    FileNotFoundError when there is no such user file; SeriesError, StorageError."""
+    FileNotFoundError when there is no such user file; FolderClash when the folder it
+    would rename to is there already (nothing is changed then); SeriesError,
+    StorageError."""
     path = series_dir / f"{name}.json"
     raw = path.read_bytes()
     try:
@@ -69,10 +76,13 @@ def set_hidden(series_dir: Path, output_dir: Path, name: str, hidden: bool) -> N
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise SeriesError(f"the file of series {name!r} is not JSON") from None
     series = parse_series({**doc, "deleted": hidden}, name, "user")
-    _write(path, _document(series))
     shown, hidden_dir = output_dir / name, output_dir / f"{name}{HIDDEN_SUFFIX}"
     source, target = (shown, hidden_dir) if hidden else (hidden_dir, shown)
-    if source.is_dir() and not target.exists():
+    if source.is_dir() and target.exists():
+        raise FolderClash(f"both output/{source.name} and output/{target.name} exist; "
+                          "move or remove one of them first")
+    _write(path, _document(series))
+    if source.is_dir():
         try:
             os.replace(source, target)
         except OSError as exc:

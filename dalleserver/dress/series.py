@@ -38,6 +38,10 @@ class SeriesError(Exception):
     """A series that cannot be loaded or found; the message says which and why."""
 
 
+class SeriesHidden(SeriesError):
+    """A hidden series asked to make pictures."""
+
+
 def normalize_series_name(name: str) -> str:
     """Case-insensitive lookup key: trimmed, lower-cased, spaces as dashes, outer dashes cut."""
     return name.strip().replace(" ", "-").strip("-").lower()
@@ -259,6 +263,15 @@ class SeriesRegistry:
         series = self._merged.get(key)
         if series is None:
             raise SeriesError(f"unknown series {name!r}")
+        return series
+
+    def usable(self, name: str) -> Series:
+        """``get``, for making pictures: a hidden series is refused (SeriesError), so that
+        nothing is written into a series whose folder was put away."""
+        series = self.get(name)
+        if series.deleted:
+            raise SeriesHidden(f"series {series.suffix!r} is hidden; show it again "
+                              "(POST /v1/series/<name>/hidden) to make pictures in it")
         return series
 
     def is_builtin(self, name: str) -> bool:

@@ -122,7 +122,7 @@ class Pipeline:
     def key(self, series: str, address: str) -> Key:
         """Validate and normalise; raises SeriesError or AddressError."""
         normalized = normalize_address(address)
-        return (self.catalog.series.get(series).suffix, normalized)
+        return (self.catalog.series.usable(series).suffix, normalized)
 
     def dress(self, key: Key, original_name: str = "",
               options: GenerationOptions | None = None) -> DalleDress:

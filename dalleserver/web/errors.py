@@ -35,6 +35,7 @@ class ErrorCode(enum.Enum):
     INVALID_INPUT_METHOD = 405, "invalid_input"  # the original's 405 code, with Allow
     SERIES_INVALID = 400, "series_invalid"
     SERIES_READ_ONLY = 409, "series_invalid"  # a built-in series cannot be written
+    SERIES_CONFLICT = 409, "series_invalid"  # hiding would merge two output folders
     SERIES_NOT_FOUND = 404, "series_not_found"
     ARTIFACT_MISSING = 404, "artifact_missing"
     DATABASE_VERSION_UNAVAILABLE = 404, "database_version_unavailable"

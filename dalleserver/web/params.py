@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from dalleserver.config import FALSE_WORDS, TRUE_WORDS
 from dalleserver.dress import SeriesError
+from dalleserver.dress.series import SeriesHidden
 from dalleserver.httpd import Request
 from dalleserver.storage import Key
 from dalleserver.web.errors import ApiError, ErrorCode
@@ -61,7 +62,9 @@ def resolve_target(app: App, request: Request) -> tuple[Key, str]:
         raise ApiError(ErrorCode.MISSING_PARAMETER,
                        "the address is missing: /dalle/<series>/<address>")
     try:
-        series = app.catalog.series.get(series_name)
+        series = app.catalog.series.usable(series_name)
+    except SeriesHidden as exc:
+        raise ApiError(ErrorCode.INVALID_SERIES, str(exc)) from None
     except SeriesError:
         raise ApiError(ErrorCode.INVALID_SERIES, f"unknown series {series_name!r}",
                        details={"known": app.catalog.series.names()}) from None

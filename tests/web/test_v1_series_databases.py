@@ -53,6 +53,30 @@ def test_series_list_hide_and_show(server):
     assert doc["nouns"] == ["fox"] and "deleted" not in doc
 
 
+def test_a_hidden_series_makes_no_pictures_and_a_folder_clash_is_refused(server):
+    client, app = server
+    send(client, "PUT", "/v1/series/quiet", {"purpose": "x", "nouns": ["owl"]})
+    assert send(client, "POST", "/v1/series/quiet/hidden", {"hidden": True})[0].status == 200
+    address = "0x" + "78" * 20
+    for method, path, doc in (
+            ("POST", "/v1/images/generate", {"input": "new", "series": "quiet"}),
+            ("POST", "/v1/images/preview", {"input": "new", "series": "quiet"}),
+            ("POST", "/v1/batches", {"series": "quiet", "addresses": [address]}),
+            ("GET", f"/dalle/quiet/{address}?generate=1", None)):
+        response, answer = send(client, method, path, doc)
+        assert response.status == 400, (path, answer)
+        assert answer["error"]["code"] in ("series_invalid", "INVALID_SERIES")
+        assert "hidden" in answer["error"]["message"]
+    assert not (app.data_dir.output / "quiet").exists()  # nothing was written there
+    (app.data_dir.output / "quiet" / "annotated").mkdir(parents=True)  # made by hand
+    (app.data_dir.output / "quiet.deleted").mkdir()
+    response, answer = send(client, "POST", "/v1/series/quiet/hidden", {"hidden": False})
+    assert (response.status, answer["error"]["code"]) == (409, "series_invalid"), answer
+    assert "output/quiet" in answer["error"]["message"] and str(app.data_dir.root) not in \
+        answer["error"]["message"]
+    assert client.json("GET", "/v1/series/quiet")[1]["data"]["deleted"] is True  # unchanged
+
+
 def test_series_errors(server):
     client, _ = server
     cases = [

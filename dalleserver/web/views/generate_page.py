@@ -41,7 +41,7 @@ def generate_page(app: App, request: Request) -> Response:
     series_name = (request.arg("series") or "").strip().lower()
     typed = (request.arg("address") or "").strip()
     try:
-        series = app.catalog.series.get(series_name).suffix
+        series = app.catalog.series.usable(series_name).suffix
     except SeriesError:
         return message_page(400, "Choose a series", "Choose one of the series in the list.",
                             [("/preview", "Back to the form")])

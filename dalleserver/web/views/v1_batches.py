@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dalleserver.address import AddressError, normalize_address
 from dalleserver.batches import BatchService
 from dalleserver.dress import SeriesError
+from dalleserver.dress.series import SeriesHidden
 from dalleserver.httpd import Request, Response
 from dalleserver.storage import Key
 from dalleserver.web.errors import ApiError, ErrorCode
@@ -77,7 +78,9 @@ def _service(app: App) -> BatchService:
 
 def _series(app: App, name: str) -> str:
     try:
-        return app.catalog.series.get(name).suffix
+        return app.catalog.series.usable(name).suffix
+    except SeriesHidden as exc:
+        raise ApiError(ErrorCode.SERIES_INVALID, str(exc)) from None
     except SeriesError:
         raise ApiError(ErrorCode.SERIES_INVALID, f"unknown series {name[:100]!r}",
                        details={"field": "series", "known": app.catalog.series.names()}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dalleserver.dress import SeriesError
 from dalleserver.dress.builder import SeedError, normalize_seed, seed_from_input
 from dalleserver.dress.model import DalleDress
+from dalleserver.dress.series import SeriesHidden
 from dalleserver.httpd import Request, Response
 from dalleserver.records import GenerationOptions, Identity, RecordError
 from dalleserver.records.options import DEFAULT_RECIPE
@@ -143,7 +144,9 @@ def _ask_again(app: App, record: dict[str, Any], force: bool) -> Ask:
 
 def _series(app: App, name: str) -> str:
     try:
-        return app.catalog.series.get(name).suffix
+        return app.catalog.series.usable(name).suffix
+    except SeriesHidden as exc:
+        raise ApiError(ErrorCode.SERIES_INVALID, str(exc)) from None
     except SeriesError:
         raise ApiError(ErrorCode.SERIES_INVALID, f"unknown series {name[:100]!r}",
                        details={"known": app.catalog.series.names()}) from None

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 from dalleserver.dress import SeriesError
 from dalleserver.dress.series import Series
 from dalleserver.httpd import Request, Response
-from dalleserver.series_store import checked_name, safe_series_name, save_series, set_hidden
+from dalleserver.series_store import (
+    FolderClash,
+    checked_name,
+    safe_series_name,
+    save_series,
+    set_hidden,
+)
 from dalleserver.storage import StorageError
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
@@ -83,6 +89,8 @@ def hide_series(app: App, request: Request) -> Response:
     except FileNotFoundError:
         raise ApiError(ErrorCode.SERIES_NOT_FOUND, f"there is no user series {name!r}") \
             from None
+    except FolderClash as exc:
+        raise ApiError(ErrorCode.SERIES_CONFLICT, str(exc)) from None
     except SeriesError as exc:
         raise ApiError(ErrorCode.SERIES_INVALID, str(exc)) from None
     except (OSError, StorageError) as exc:
