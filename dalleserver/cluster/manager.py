@@ -204,7 +204,7 @@ class ClusterJobManager(ManagerBase):
                    request_id: str = "") -> Submission:
         """As ``JobManager.submit_key``, cluster-wide: a key is queued once whichever
         instance is asked. Raises CoordinationUnavailable when Redis cannot be reached."""
-        joined = self._join_or_serve(key, force, self._jobs, self.view)
+        joined = self._join_or_serve(key, force, self._jobs, self.view, options)
         if joined is not None:
             return joined
         if self.pipeline.backend is None and not force:

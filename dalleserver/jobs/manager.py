@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Container
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -36,6 +36,27 @@ class QueueFull(Exception):
 
 class ShuttingDown(Exception):
     """The manager no longer accepts work."""
+
+
+class OtherOptionsRunning(Exception):
+    """A v1 request found the key's run going with options that do not give what it asked
+    (another input or background, or a stage it lacks): joining it would answer without
+    them, so the request is refused until that run is done."""
+
+
+def covers(running: GenerationOptions | None, asked: GenerationOptions, key: Key) -> bool:
+    """Whether a run made with ``running`` (None: a ``/dalle`` run, everything) gives what
+    ``asked`` wants: the same picture (input, recipe, background) and every stage asked."""
+    made = running or GenerationOptions.for_address(key[1])
+    return (made.input == asked.input and made.recipe == asked.recipe
+            and made.backstyle == asked.backstyle and made.image >= asked.image
+            and made.annotate >= asked.annotate and made.enhance >= asked.enhance)
+
+
+def join_or_refuse(job: QueuedJob, asked: GenerationOptions | None) -> None:
+    """Joining ``job`` is right unless a v1 request asks for what it will not make."""
+    if asked is not None and not covers(job.options, asked, job.key):
+        raise OtherOptionsRunning
 
 
 @dataclass
@@ -112,16 +133,19 @@ class ManagerBase:
         """Validate series and address (SeriesError/AddressError), then ``submit_key``."""
         return self.submit_key(self.pipeline.key(series, address), force)
 
-    def _join_or_serve(self, key: Key, force: bool, active: Container[Key],
-                       view: Any) -> Submission | None:
+    def _join_or_serve(self, key: Key, force: bool, active: Mapping[Key, QueuedJob],
+                       view: Any, options: GenerationOptions | None = None
+                       ) -> Submission | None:
         """The head of ``submit_key``: ShuttingDown after ``stop``; the run of ``key``
-        when ``active`` (read under the lock) holds it, read through ``view``; a cache hit
-        when its picture exists. None: a new run is to be queued (the caller checks again
+        when ``active`` (read under the lock) holds it, read through ``view`` (a v1
+        request's ``options`` it does not cover: OtherOptionsRunning); a cache hit when
+        its picture exists. None: a new run is to be queued (the caller checks again
         under its lock, or atomically in the store)."""
         with self._cond:
             if not self._accepting:
                 raise ShuttingDown
             if key in active:
+                join_or_refuse(active[key], options)
                 return Submission("active", view, key)
         # outside the lock: polls of finished images must not queue behind each other
         return serve_cache_hit(self.pipeline, self.board, key, force, self._observe)
@@ -281,7 +305,7 @@ class JobManager(ManagerBase):
         used, is kept in a new run's dress (``originalName``); ``options`` (a v1 request's)
         go to a new run. Raises QueueFull when the queue is full and ShuttingDown after
         ``stop``."""
-        joined = self._join_or_serve(key, force, self._active, self.board)
+        joined = self._join_or_serve(key, force, self._active, self.board, options)
         if joined is not None:
             return joined
         with self._cond:
@@ -294,6 +318,7 @@ class JobManager(ManagerBase):
         if not self._accepting:
             raise ShuttingDown
         if key in self._active:
+            join_or_refuse(self._active[key], options)
             return Submission("active", self.board, key)
         record = self.board.finished(key)
         if (self.pipeline.backend is None and not force and record is not None

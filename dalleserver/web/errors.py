@@ -41,6 +41,7 @@ class ErrorCode(enum.Enum):
     DATABASE_VERSION_UNAVAILABLE = 404, "database_version_unavailable"
     REGENERATION_REFUSED = 409, "regeneration_refused"
     IMAGE_BUSY = 409, "invalid_input"  # DELETE while the picture's job is queued or running
+    OTHER_OPTIONS_RUNNING = 409, "invalid_input"  # the key's job makes something else
     AMBIGUOUS_ID = 409, "invalid_input"  # DELETE or restore by a seed several series share
     DATABASE_MANIFEST_INVALID = 500, "database_manifest_invalid"
     METADATA_INVALID = 500, "metadata_invalid"

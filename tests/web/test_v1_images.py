@@ -388,3 +388,26 @@ def test_a_series_edited_while_its_job_waits_is_drawn_and_recorded_as_edited(tmp
         assert nouns and "fox" in nouns[0], record["selectedRecords"]
         with Image.open(app.data_dir.root / record["artifacts"]["generated"]) as picture:
             assert picture.text["dalle:seriesHash"] == record["series"]["hash"]
+
+
+def test_a_request_the_running_job_does_not_cover_is_refused_not_joined(tmp_path):
+    backend = GatedBackend(open_gate=False)
+    with running_server(tmp_path, backend=backend) as (client, _):
+        plain = {"input": "kites", "image": True}
+        response, _ = post(client, "/v1/images/generate", plain)
+        assert response.status == 202
+        location = response.getheader("Location")
+        assert backend.started.wait(10)
+        for more in ({"annotate": True}, {"backstyle": "a plain white background"}):
+            response, doc = post(client, "/v1/images/generate", {**plain, **more},
+                                 headers={"Prefer": "wait=5"})
+            assert (response.status, doc["error"]["code"]) == (409, "invalid_input"), more
+            assert doc["error"]["details"]["job"] == location
+            assert response.getheader("Retry-After")
+        response, _ = post(client, "/v1/images/generate", plain)  # the same ask joins
+        assert response.status == 202 and response.getheader("Location") == location
+        backend.gate.set()
+        assert wait_job(client, location)["state"] == "completed"
+        response, doc = post(client, "/v1/images/generate", {**plain, "annotate": True},
+                             headers={"Prefer": "wait=20"})
+        assert response.status == 200 and doc["data"]["annotatedPath"], doc

@@ -18,6 +18,7 @@ from dalleserver.dress.builder import SeedError, normalize_seed, seed_from_input
 from dalleserver.dress.model import DalleDress
 from dalleserver.dress.series import SeriesHidden
 from dalleserver.httpd import Request, Response
+from dalleserver.jobs.manager import OtherOptionsRunning
 from dalleserver.records import GenerationOptions, Identity, RecordError
 from dalleserver.records.options import DEFAULT_RECIPE
 from dalleserver.records.record import prompt_record
@@ -35,7 +36,7 @@ from dalleserver.web.v1_records import (
     refuse_if_changed,
 )
 from dalleserver.web.v1_schemas import GENERATE_BODY, REGENERATE_BODY
-from dalleserver.web.views.v1_jobs import job_answer, job_result_answer
+from dalleserver.web.views.v1_jobs import job_answer, job_path, job_result_answer
 from dalleserver.web.waiters import requested_wait
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dalleserver.v1")
 DEFAULT_SERIES = "empty"
+BUSY_RETRY_AFTER = 5
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,14 @@ def _queue(app: App, request: Request, ask: Ask) -> Response:
     """Queue the job (or join the one running for the key) and answer 202 with it, or
     with ``Prefer: wait=N`` the result once the job is done if that comes first."""
     wait = requested_wait(request, ErrorCode.INVALID_INPUT)
-    submit_trigger(app, request, ask.key, force=True, options=ask.options)
+    try:
+        submit_trigger(app, request, ask.key, force=True, options=ask.options)
+    except OtherOptionsRunning:
+        raise ApiError(ErrorCode.OTHER_OPTIONS_RUNNING,
+                       "this picture is being made with other options (input, background "
+                       "or stages); ask again once its job is done",
+                       details={"job": job_path(ask.key)},
+                       headers={"Retry-After": str(BUSY_RETRY_AFTER)}) from None
     if wait:
         return app.waiters.respond(ask.key, wait,
                                    lambda: job_result_answer(app, request, ask.key, wait))
