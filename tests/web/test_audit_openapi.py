@@ -44,6 +44,15 @@ checks.positive_data_acceptance.enabled = false
 include-name = ["GET /v1/batches/{id}", "HEAD /v1/batches/{id}"]
 checks.use_after_free.enabled = false
 
+# a deleted record comes back, by design, through POST /v1/images/{id}/restore (and a
+# preview of the same input makes the same imageId again); schemathesis counts only a
+# creation at a prefix of the deleted path, so it reads the restored record as a
+# use-after-free. tests/web/test_v1_images.py checks the 404s right after a DELETE.
+[[operations]]
+include-name = ["GET /v1/images/{id}", "HEAD /v1/images/{id}",
+                "GET /v1/images/{id}/speech", "HEAD /v1/images/{id}/speech"]
+checks.use_after_free.enabled = false
+
 # a cursor is a position only this server makes, for one sort order (another parameter)
 [[operations]]
 include-name = ["GET /v1/images", "HEAD /v1/images"]

@@ -155,15 +155,17 @@ def test_delete_archives_and_restore_brings_back(server):
     response, doc = post(client, "/v1/images/generate",
                          {"input": "lanterns", "image": True, "annotate": True},
                          headers={"Prefer": "wait=20"})
-    image_id = doc["data"]["metadata"]["imageId"]
+    image_id, seed = doc["data"]["metadata"]["imageId"], doc["data"]["seed"]
     annotated = app.data_dir.root / doc["data"]["annotatedPath"]
     response, doc = client.json("DELETE", f"/v1/images/{image_id}")
     assert response.status == 200 and doc["data"]["deleted"] is True
     assert not annotated.exists()
     assert (app.data_dir.root / "archives" / "empty" / "annotated" / annotated.name).is_file()
-    for gone in (f"/v1/images/{image_id}", f"/v1/images/{image_id}/speech"):
-        response, doc = client.json("GET", gone)  # a deleted picture and its speech are gone
-        assert (response.status, doc["error"]["code"]) == (404, "artifact_missing"), gone
+    for ident in (image_id, seed):  # a deleted picture and its speech are gone, by either
+        for gone in (f"/v1/images/{ident}", f"/v1/images/{ident}/speech"):
+            response, doc = client.json("GET", gone)
+            assert (response.status, doc["error"]["code"]) == (404, "artifact_missing"), gone
+            assert client.request("HEAD", gone)[0].status == 404, gone
     assert client.json("GET", "/v1/images")[1]["data"] == []
     assert len(client.json("GET", "/v1/images?archived=only")[1]["data"]) == 1
     assert client.json("DELETE", f"/v1/images/{image_id}")[0].status == 404
