@@ -41,6 +41,15 @@ def test_invalid_address_and_unknown_series_exit_2(tmp_path):
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+def test_a_hidden_series_makes_nothing_from_the_command_line(tmp_path):
+    write_series(tmp_path, "put-away", '{"purpose": "old", "deleted": true}')
+    for command in ("prompts", "generate"):
+        result = run_cli(command, "put-away", ADDRESS, "--data-dir", str(tmp_path))
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "is hidden" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "output" / "put-away").exists()
+
+
 def test_series_lists_builtin_and_user(tmp_path):
     write_series(tmp_path, "zz-mine", '{"purpose": "mine", "emotions": ["joy"]}')
     write_series(tmp_path, "broken", "{nope")
