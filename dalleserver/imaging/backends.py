@@ -14,10 +14,10 @@ from typing import Protocol
 
 import PIL
 from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
 from dalleserver import __version__
 from dalleserver.dress.model import DalleDress
+from dalleserver.imaging.png_text import png_text_chunks
 
 ProgressCallback = Callable[[str], None]
 PNG_COMPRESS_LEVEL = 1  # deterministic; higher levels cost 20-250 % more time for 1-5 % size
@@ -44,13 +44,9 @@ class LocalBackend:
 
 
 def encode_png(image: Image.Image, text: Mapping[str, str] | None = None) -> bytes:
-    """PNG bytes, with ``text`` as iTXt chunks (the provenance: UTF-8, uncompressed, in the
-    given order); identical pixels and text give identical bytes for one Pillow version."""
-    info = None
-    if text:
-        info = PngInfo()
-        for keyword, value in text.items():
-            info.add_itxt(keyword, value)
+    """PNG bytes, with ``text`` as text chunks (the provenance, in the given order: see
+    ``png_text``); identical pixels and text give identical bytes for one Pillow version."""
+    info = png_text_chunks(text) if text else None
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL, pnginfo=info)
     return buffer.getvalue()

@@ -10,7 +10,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from PIL import Image, features
-from PIL.PngImagePlugin import PngInfo
+
+from dalleserver.imaging.png_text import png_text_chunks
 
 
 @dataclass(frozen=True)
@@ -105,14 +106,12 @@ def _prepared(image: Image.Image, fmt: ImageFormat) -> Image.Image:
 
 
 def _provenance(fmt: ImageFormat, text: dict[str, str]) -> dict[str, Any]:
-    """Save options that carry the PNG text chunks: as iTXt in a PNG, as XMP elsewhere."""
+    """Save options that carry the PNG text chunks: as text chunks in a PNG (tEXt and
+    iTXt, as the picture has them), as XMP elsewhere."""
     if not text:
         return {}
     if fmt.pillow_name == "PNG":
-        info = PngInfo()
-        for keyword, value in text.items():
-            info.add_itxt(keyword, str(value))
-        return {"pnginfo": info}
+        return {"pnginfo": png_text_chunks(text)}
     return {"xmp": text_as_xmp(text)}
 
 

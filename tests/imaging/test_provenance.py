@@ -4,7 +4,10 @@ bytes stay the same run to run; variants carry the chunks where the format allow
 
 import io
 import json
+import shutil
+import subprocess
 
+import pytest
 from PIL import Image
 
 from dalleserver import __version__
@@ -58,3 +61,34 @@ def test_variants_keep_the_provenance(tmp_path):
                 xmp = image.info.get("xmp") or b""
             xmp = xmp.encode() if isinstance(xmp, str) else xmp
             assert b"dalle:imageId" in xmp and b"sha256:" in xmp, extension
+
+
+def test_text_that_latin_1_lacks_is_exact_for_pillow_and_escaped_for_text_readers():
+    text = {"dalle:input": "naïve ✓ 文字"}
+    data = encode_png(Image.new("RGB", (4, 4)), text)
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.text == text  # the iTXt copy, read last
+    assert b"tEXtdalle:input\x00na\xefve \\u2713 \\u6587\\u5b57" in data
+
+
+@pytest.mark.audit
+def test_identify_shows_the_provenance_of_a_picture_and_its_png_variant(tmp_path):
+    """ImageMagick, an independent reader: it skips iTXt by design, so the tEXt copies
+    are what it shows."""
+    assert shutil.which("identify"), "ImageMagick's identify is needed (.ci/run installs it)"
+    with running_server(tmp_path) as (client, app):
+        client.json("GET", f"/dalle/empty/{A}?generate=1")
+        wait_done(app.runtime, ("empty", A))
+        record = json.loads((app.data_dir.output / "empty" / "metadata" / f"{A}.json")
+                            .read_text())
+        variant = tmp_path / "variant.png"
+        response, body = client.get(f"/dalle/empty/{A}.png?size=320")
+        assert response.status == 200
+        variant.write_bytes(body)
+        for picture in (app.data_dir.annotated("empty", A), variant):
+            shown = subprocess.run(["identify", "-verbose", str(picture)], capture_output=True,
+                                   text=True, timeout=60, check=True).stdout
+            for line in (f"dalle:imageId: {record['imageId']}", f"dalle:address: {A}",
+                         f"Title: {record['prompts']['titlePrompt']}",
+                         f"Software: dalleserver {__version__}", "dalle:databaseHash: sha256:"):
+                assert line in shown, (picture.name, line)
