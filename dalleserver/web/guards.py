@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -73,7 +74,8 @@ def has_admin_token(request: Request, token: str) -> bool:
 
 
 def require_admin(request: Request, token: str) -> None:
-    """With a token: ``Authorization: Bearer <token>``. Without: local clients only."""
+    """With a token: ``Authorization: Bearer <token>``. Without: local clients only, naming
+    the host by a loopback name (``names_loopback``), and not a page of another site."""
     if token:
         if has_admin_token(request, token):
             return
@@ -83,11 +85,48 @@ def require_admin(request: Request, token: str) -> None:
         raise ApiError(ErrorCode.UNAUTHORIZED,
                        "destructive requests are accepted from this machine only unless an "
                        "admin token is configured")
+    if not names_loopback(request.headers.get("Host")):
+        # a page whose name was rebound to 127.0.0.1 (DNS rebinding) asks with its own name
+        raise ApiError(ErrorCode.UNAUTHORIZED,
+                       "a write from this machine without the admin token must name the host "
+                       "as localhost, 127.0.0.1 or [::1] (or send the admin token)")
     if from_another_site(request):
         # a page open in a browser on this machine is not its owner asking
         raise ApiError(ErrorCode.UNAUTHORIZED,
                        "destructive requests from a web page on another origin need the "
                        "admin token")
+
+
+# host[:port] of a Host header: a bracketed IPv6 literal, or a name of DNS characters
+_HOST_PORT = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::[0-9]*)?",
+                        re.ASCII)
+_LOOPBACK_V4 = ipaddress.IPv4Network("127.0.0.0/8")
+_LOOPBACK_V6 = ipaddress.IPv6Address("::1")
+
+
+def names_loopback(host: str | None) -> bool:
+    """Does a ``Host`` header name this machine by a loopback name, whatever the port:
+    ``localhost`` or ``*.localhost``, an IPv4 literal in 127.0.0.0/8 or ``[::1]``? No Host
+    at all (HTTP/1.0) counts too. Any other name, even one whose DNS answer is 127.0.0.1,
+    does not: that is how a page on another site reaches a loopback server once its
+    name is rebound, and its own Origin then matches the Host it sends."""
+    if host is None:
+        return True
+    match = _HOST_PORT.fullmatch(host.strip().lower())
+    if match is None:
+        return False
+    if match["ip6"] is not None:
+        try:
+            return ipaddress.IPv6Address(match["ip6"]) == _LOOPBACK_V6
+        except ValueError:
+            return False
+    name = match["name"]
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.IPv4Address(name) in _LOOPBACK_V4
+    except ValueError:
+        return False
 
 
 def from_another_site(request: Request) -> bool:

@@ -105,8 +105,8 @@ def test_http10_closes_unless_asked_to_keep_alive(tmp_path, engine):
 def test_expect_continue_and_a_late_body(tmp_path, engine):
     with running_server(tmp_path, engine=engine) as (client, _):
         with connect(client.port) as sock:
-            sock.sendall(b"POST /errors?clear=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                         b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+            sock.sendall(b"POST /errors?clear=1 HTTP/1.1\r\nHost: localhost\r\n"
+                         b"Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
             assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
             time.sleep(0.2)
             sock.sendall(b"hel")
