@@ -58,10 +58,11 @@ def temp_name_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
+def atomic_write(path: Path, data: bytes | str, mode: int = FILE_MODE) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one.
 
-    The bytes go to a temp file in the same folder, are fsynced, then renamed into place.
+    The bytes go to a temp file in the same folder (created with ``mode``, less the umask),
+    are fsynced, then renamed into place.
     On any error the temp file is removed and StorageError says which file and why.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -73,7 +74,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
                            f"cannot create folder {path.parent.name}: {reason}") from None
     temp = temp_name_for(path)
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except OSError as exc:
         raise _write_error(path, exc) from None
     try:

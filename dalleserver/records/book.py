@@ -12,10 +12,17 @@ from dalleserver import __version__
 from dalleserver.dress import Catalog
 from dalleserver.dress.fingerprint import series_hash
 from dalleserver.dress.model import DalleDress
+from dalleserver.dress.series import Series
 from dalleserver.records.index import RecordIndex
 from dalleserver.records.options import RECIPE_VERSION, GenerationOptions
 from dalleserver.records.record import Identity, build_record
-from dalleserver.records.store import RecordError, read_record, record_path, write_record
+from dalleserver.records.store import (
+    RecordError,
+    read_record,
+    real_root,
+    record_path,
+    write_record,
+)
 from dalleserver.storage import Key
 
 PhaseTimes = Mapping[str, tuple[int, int, bool]]  # phase -> (started ns, ended ns, skipped)
@@ -29,11 +36,13 @@ class RecordBook:
         self.image_model = image_model
         self.enhancement_model = enhancement_model
         self.index = index or RecordIndex(root)
+        self._inside = real_root(root)  # a record file must really be in here
 
-    def identity(self, key: Key, options: GenerationOptions) -> Identity:
-        """Who the picture of ``key`` made with ``options`` is (SeriesError when the series
-        is unknown)."""
-        series = self.catalog.series.get(key[0])
+    def identity(self, key: Key, options: GenerationOptions, series: Series | None = None
+                 ) -> Identity:
+        """Who the picture of ``key`` made with ``options`` is; ``series`` is the definition
+        its dress was drawn from (else the current one; SeriesError when it is unknown)."""
+        series = series if series is not None else self.catalog.series.get(key[0])
         manifest = self.catalog.manifest
         return Identity(input=options.input or key[1], seed=key[1], series=series.suffix,
                         series_hash=series_hash(series), series_source=series.source,
@@ -47,11 +56,12 @@ class RecordBook:
         return path.relative_to(self.root).as_posix()
 
     def read(self, folder: str, seed: str, archived: bool = False) -> dict[str, Any] | None:
-        """The record, None when there is none (RecordError when the file is not one)."""
+        """The record, None when there is none (RecordError when the file is not one: a
+        symbolic link, or a file of a linked folder out of the data dir, never is)."""
         path = self.path(folder, seed, archived)
         if not path.is_file():
             return None
-        return read_record(path, self.relative(path))
+        return read_record(path, self.relative(path), self._inside)
 
     def write(self, record: dict[str, Any]) -> str:
         """Write a record where its series and seed say (StorageError) and index it; its

@@ -3,7 +3,8 @@ kept up to date as records are written and moved (two ``FolderIndex``es), so ``/
 pages, filters and sorts 30,000 records at the cost of the page it shows.
 
 An entry holds what listing needs (input, seed, imageId, time); the record itself is read
-from its file when shown. A file that is not a record is reported (``corrupt``) and left
+from its file when shown. A file that is not a record (a symbolic link or a file reached
+through a linked folder out of the data dir are not) is reported (``corrupt``) and left
 out, never failing a listing."""
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from functools import partial
 from pathlib import Path
 
 from dalleserver.folder_index import CHECK_INTERVAL, FolderIndex
-from dalleserver.records.store import ACTIVE, ARCHIVES, METADATA, RecordError, read_record
+from dalleserver.records.store import (
+    ACTIVE,
+    ARCHIVES,
+    METADATA,
+    RecordError,
+    read_record,
+    real_root,
+)
 
 log = logging.getLogger("dalleserver.records")
 
@@ -125,6 +133,7 @@ class RecordIndex:
     def __init__(self, root: Path, check_interval: float = CHECK_INTERVAL,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.root = root
+        self._inside = real_root(root)  # a record file must really be in here
         self._corrupt: dict[Path, str] = {}
         self._lock = threading.Lock()
         self._parts = {
@@ -217,7 +226,7 @@ class RecordIndex:
               stat: os.stat_result) -> RecordEntry | None:
         shown = path.relative_to(self.root).as_posix()
         try:
-            doc = read_record(path, shown)
+            doc = read_record(path, shown, self._inside)
         except RecordError as exc:
             with self._lock:
                 known = self._corrupt.get(path)

@@ -1,10 +1,15 @@
-"""Record files: where a record lives, writing one atomically and reading one back. A file
-that is not a record says so with a RecordError naming it relative to the data dir, never
-with its absolute path."""
+"""Record files: where a record lives, writing one atomically (mode 0600, as the original)
+and reading one back. A file that is not a record says so with a RecordError naming it
+relative to the data dir, never with its absolute path. A symbolic link, or a file whose
+real path leaves the data dir (through a linked folder), is not a record: it is never
+read."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +18,9 @@ from dalleserver.storage import atomic_write
 MAX_RECORD_BYTES = 4 << 20
 ACTIVE, ARCHIVES = "output", "archives"
 METADATA = "metadata"
+RECORD_MODE = 0o600  # the original's: a record holds the prompts, for its owner only
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class RecordError(Exception):
@@ -25,8 +33,10 @@ def record_path(root: Path, folder: str, seed: str, archived: bool = False) -> P
 
 
 def write_record(path: Path, record: dict[str, Any]) -> None:
-    """Indented JSON and a newline, written to a temp file and renamed (StorageError)."""
-    atomic_write(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    """Indented JSON and a newline, written to a temp file (mode 0600) and renamed
+    (StorageError)."""
+    atomic_write(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n",
+                 mode=RECORD_MODE)
 
 
 def record_problem(doc: Any) -> str:
@@ -44,16 +54,43 @@ def record_problem(doc: Any) -> str:
     return ""
 
 
-def read_record(path: Path, shown: str) -> dict[str, Any]:
-    """The record at ``path``; RecordError naming ``shown`` when it is missing, too large,
-    not JSON or not a record."""
+def real_root(root: Path) -> str:
+    """The data dir's real path with a trailing separator, for ``read_record``'s ``inside``
+    (worked out once by the reader: realpath costs some 17 µs)."""
+    return os.path.join(os.path.realpath(root), "")
+
+
+def _opened_path(fd: int, path: Path) -> str:
+    """The real path of the file open at ``fd`` (no race with a rename), else of ``path``."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_RECORD_BYTES + 1)
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)
+
+
+def read_record(path: Path, shown: str, inside: str) -> dict[str, Any]:
+    """The record at ``path``; RecordError naming ``shown`` when it is missing, a symbolic
+    link, not really inside the folder ``inside`` (``real_root``: a linked folder on the
+    way leads out), not a regular file, too large, not JSON or not a record."""
+    if not _NOFOLLOW and os.path.islink(path):
+        raise RecordError(f"{shown}: a symbolic link, not a record file")
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
         raise RecordError(f"{shown}: no such record") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RecordError(f"{shown}: a symbolic link, not a record file") from None
         raise RecordError(f"{shown}: {exc.strerror or 'unreadable'}") from None
+    with open(fd, "rb") as handle:  # closes fd
+        if not _opened_path(fd, path).startswith(inside):
+            raise RecordError(f"{shown}: leads outside the data directory, not a record file")
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise RecordError(f"{shown}: not a regular file")
+            raw = handle.read(MAX_RECORD_BYTES + 1)
+        except OSError as exc:
+            raise RecordError(f"{shown}: {exc.strerror or 'unreadable'}") from None
     if len(raw) > MAX_RECORD_BYTES:
         raise RecordError(f"{shown}: larger than {MAX_RECORD_BYTES} bytes")
     try:
