@@ -171,6 +171,8 @@ class DataDir:
     _annotated: dict[tuple[str, str], Path] = field(default_factory=dict, init=False,
                                                     repr=False, compare=False)
     _real: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _folders: dict[str, tuple[tuple[int, int], bool]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def real(self, folder: Path) -> str:
         """``folder``'s real path with a trailing separator, for containment checks of
@@ -182,10 +184,26 @@ class DataDir:
         return real
 
     def holds(self, path: Path) -> bool:
-        """Is ``path`` really inside the data dir? A symlink pointing out of it is not."""
-        if not os.path.islink(path):
-            return True  # one lstat: the common case costs little
-        return os.path.realpath(path).startswith(self.real(self.root))
+        """Is ``path`` really inside the data dir? A symlink pointing out of it is not, nor
+        a file of a folder linked out of it."""
+        inside = self.real(self.root)
+        if os.path.islink(path):
+            return os.path.realpath(path).startswith(inside)
+        return self._folder_inside(os.path.dirname(path), inside)
+
+    def _folder_inside(self, folder: str, inside: str) -> bool:
+        """Whether ``folder`` really is inside; its real path is worked out again only when
+        the directory it names changes (one stat: realpath costs some 17 µs)."""
+        try:
+            status = os.stat(folder)
+        except OSError:
+            return True  # no folder, no file: the caller finds it missing
+        identity = (status.st_dev, status.st_ino)
+        known = self._folders.get(folder)
+        if known is None or known[0] != identity:
+            real = os.path.join(os.path.realpath(folder), "")
+            known = self._folders[folder] = (identity, real.startswith(inside))
+        return known[1]
 
     @property
     def output(self) -> Path:

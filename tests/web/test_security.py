@@ -161,6 +161,24 @@ def test_symlinks_never_serve_a_file_from_outside(tmp_path):
             assert response.getheader("Content-Type") != "image/png", url
 
 
+def test_a_folder_linked_out_of_the_data_dir_is_no_source_of_variants(tmp_path):
+    from tests.web.test_dalle import wait_done
+
+    outside = tmp_path / "elsewhere"
+    with running_server(tmp_path, backend=GatedBackend()) as (client, app):
+        path = f"/dalle/empty/{A}"
+        client.json("GET", path + "?generate=1")
+        wait_done(client, path)
+        folder = app.data_dir.annotated("empty", A).parent
+        folder.rename(outside)  # the picture now lives outside; a link takes its place
+        folder.symlink_to(outside)
+        app.runtime.variants.remove(("empty", A))
+        for url in (path, f"{path}.png", f"{path}.webp?size=64", f"{path}.jpg?size=64",
+                    f"{path}.png?size=64", f"/thumbs/empty/{A}"):
+            response, _ = client.get(url)
+            assert not response.getheader("Content-Type", "").startswith("image/"), url
+
+
 def test_temp_files_are_never_served(tmp_path):
     with running_server(tmp_path, backend=GatedBackend()) as (client, app):
         folder = app.data_dir.output / "empty" / "annotated"
