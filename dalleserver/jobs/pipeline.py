@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from dalleserver import __version__
 from dalleserver.address import normalize_address
 from dalleserver.costs.spending import Spending
-from dalleserver.dress import Catalog
+from dalleserver.dress import Catalog, SeriesError
 from dalleserver.dress.model import DalleDress
 from dalleserver.imaging.annotate import annotate_image
 from dalleserver.imaging.backends import ImageBackend, encode_png
@@ -151,6 +151,7 @@ class Pipeline:
         lease = None
         try:
             self._check(cancel)
+            self.catalog.series.usable(key[0])  # hidden (or gone) since it was queued
             lease = self.locks.try_acquire(*key)
             if lease is None:
                 self._note_waiting(key)
@@ -161,6 +162,8 @@ class Pipeline:
             return Outcome("success")
         except GenerationCancelled:
             return Outcome("cancelled", CANCELLED)
+        except SeriesError as exc:  # nothing was written
+            return Outcome("failure", str(exc), "series")
         except StorageError as exc:  # the client reads the message; the log gets the path
             log.warning("generation %s/%s could not save: %s", *key, exc)
             return Outcome("failure", failure_message(exc), "storage")

@@ -77,6 +77,33 @@ def test_a_hidden_series_makes_no_pictures_and_a_folder_clash_is_refused(server)
     assert client.json("GET", "/v1/series/quiet")[1]["data"]["deleted"] is True  # unchanged
 
 
+def test_a_series_with_generations_under_way_is_not_hidden_and_a_queued_one_writes_nothing(
+        tmp_path):
+    from dalleserver.series_store import set_hidden
+    from tests.support.backends import GatedBackend
+    from tests.support.server import wait_done
+
+    backend = GatedBackend(open_gate=False)
+    first, second = "0x" + "12" * 20, "0x" + "34" * 20
+    with running_server(tmp_path, backend=backend, flags={"workers": "1"}) as (client, app):
+        send(client, "PUT", "/v1/series/quiet", {"purpose": "x", "nouns": ["owl"]})
+        client.json("GET", f"/dalle/quiet/{first}?generate=1")  # holds the only worker
+        assert backend.started.wait(10)
+        client.json("GET", f"/dalle/quiet/{second}?generate=1")  # waits in the queue
+        response, doc = send(client, "POST", "/v1/series/quiet/hidden", {"hidden": True})
+        assert (response.status, doc["error"]["code"]) == (409, "series_invalid"), doc
+        assert "2 generation(s)" in doc["error"]["message"] and response.getheader("Retry-After")
+        # hidden behind the server's back (another process): the queued run writes nothing
+        set_hidden(app.data_dir.series_dir, app.data_dir.output, "quiet", True)
+        app.catalog.series.refresh(force=True)
+        backend.gate.set()
+        wait_done(app.runtime, ("quiet", first))
+        snapshot = wait_done(app.runtime, ("quiet", second))
+        assert "is hidden" in snapshot["error"], snapshot
+        assert not any((app.data_dir.output / "quiet").rglob(f"{second}*"))
+        assert not any((app.data_dir.output / "quiet.deleted").rglob(f"{second}*"))
+
+
 def test_series_errors(server):
     client, _ = server
     cases = [

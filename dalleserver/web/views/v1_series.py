@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from dalleserver.web.app import App
 
 log = logging.getLogger("dalleserver.v1")
+BUSY_RETRY_AFTER = 5
 
 
 def list_series(app: App, request: Request) -> Response:
@@ -83,6 +84,12 @@ def hide_series(app: App, request: Request) -> Response:
     require_admin(request, app.config.admin_token)
     name = _writable_name(app, request)
     body = read_json_body(request, HIDDEN_BODY)
+    busy = sum(1 for series, _ in app.board.active_keys() if series == name)
+    if busy:  # they would write beside the folder put away (or into it, showing it)
+        raise ApiError(ErrorCode.SERIES_CONFLICT,
+                       f"{busy} generation(s) of series {name!r} are queued or running; "
+                       "hide or show it once they are done",
+                       headers={"Retry-After": str(BUSY_RETRY_AFTER)})
     try:
         set_hidden(app.data_dir.series_dir, app.data_dir.output, name,
                    bool(body.get("hidden")))
