@@ -9,6 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from dalleserver.httpd import Request
 from dalleserver.web.errors import ApiError, ErrorCode
@@ -85,7 +86,7 @@ def require_admin(request: Request, token: str) -> None:
         raise ApiError(ErrorCode.UNAUTHORIZED,
                        "destructive requests are accepted from this machine only unless an "
                        "admin token is configured")
-    if not names_loopback(request.headers.get("Host")):
+    if not names_loopback(request_host(request)):
         # a page whose name was rebound to 127.0.0.1 (DNS rebinding) asks with its own name
         raise ApiError(ErrorCode.UNAUTHORIZED,
                        "a write from this machine without the admin token must name the host "
@@ -97,11 +98,22 @@ def require_admin(request: Request, token: str) -> None:
                        "admin token")
 
 
+def request_host(request: Request) -> str | None:
+    """The host a request names: the authority of an absolute-form target, which wins over
+    ``Host`` (RFC 9112 §3.2.2), else the ``Host`` header (None when there is none)."""
+    if not request.target.startswith("/"):
+        netloc = urlsplit(request.target).netloc
+        return netloc.rpartition("@")[2]
+    return request.headers.get("Host")
+
+
 # host[:port] of a Host header: a bracketed IPv6 literal, or a name of DNS characters
-_HOST_PORT = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::[0-9]*)?",
-                        re.ASCII)
+_HOST_PORT = re.compile(
+    r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::(?P<port>[0-9]{0,5}))?",
+    re.ASCII)
 _LOOPBACK_V4 = ipaddress.IPv4Network("127.0.0.0/8")
 _LOOPBACK_V6 = ipaddress.IPv6Address("::1")
+MAX_PORT = 65535
 
 
 def names_loopback(host: str | None) -> bool:
@@ -113,14 +125,14 @@ def names_loopback(host: str | None) -> bool:
     if host is None:
         return True
     match = _HOST_PORT.fullmatch(host.strip().lower())
-    if match is None:
+    if match is None or int(match["port"] or 0) > MAX_PORT:
         return False
     if match["ip6"] is not None:
         try:
             return ipaddress.IPv6Address(match["ip6"]) == _LOOPBACK_V6
         except ValueError:
             return False
-    name = match["name"]
+    name = match["name"].removesuffix(".")  # "localhost." is the same name, fully qualified
     if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
@@ -138,7 +150,7 @@ def from_another_site(request: Request) -> bool:
     origin = (request.headers.get("Origin") or "").strip().lower()
     if not origin:
         return False
-    host = (request.headers.get("Host") or "").strip().lower()
+    host = (request_host(request) or "").strip().lower()
     return origin not in (f"http://{host}", f"https://{host}")
 
 

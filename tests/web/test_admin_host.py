@@ -18,7 +18,8 @@ REFUSED_HOSTS = ["evil.example", "evil.example:{port}", "localhost.evil.example:
                  "127.0.0.1.evil.example", "[::2]:{port}", "[::ffff:127.0.0.1]", "10.0.0.1",
                  "0.0.0.0:{port}", "myhost.local", ""]
 ALLOWED_HOSTS = ["localhost", "localhost:{port}", "LocalHost:{port}", "app.localhost:{port}",
-                 "127.0.0.1:{port}", "127.1.2.3", "[::1]", "[::1]:{port}"]
+                 "127.0.0.1:{port}", "127.1.2.3", "[::1]", "[::1]:{port}", "localhost.:{port}",
+                 "app.localhost."]
 
 
 @pytest.mark.parametrize("host", ALLOWED_HOSTS)
@@ -27,6 +28,7 @@ def test_loopback_names(host):
 
 
 @pytest.mark.parametrize("host", [*REFUSED_HOSTS, "localhost:x", "127.1", "0177.0.0.1",
+                                  "localhost:99999999", "localhost:65536", "localhost..",
                                   "evil.example, localhost", "x.example, app.localhost",
                                   "[::1]x", "[::1"])
 def test_other_names(host):
@@ -106,3 +108,28 @@ def test_the_admin_token_writes_whatever_the_host(tmp_path):
         response, doc = client.json("PUT", "/v1/series/usr", body=b"{}", headers=headers)
         assert response.status == 200, doc
         assert (app.data_dir.series_dir / "usr.json").is_file()
+
+
+def raw_exchange(port: int, head: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("target, host, status", [
+    ("http://evil.example/errors?clear=1", "localhost", b"401"),  # the target's name wins
+    ("http://evil.example:{port}/errors?clear=1", "127.0.0.1", b"401"),
+    ("http://localhost:{port}/errors?clear=1", "evil.example", b"200"),
+    ("http://evil.example@localhost/errors?clear=1", "localhost", b"400"),  # no userinfo
+])
+def test_an_absolute_form_target_names_the_host(tmp_path, target, host, status):
+    """RFC 9112 §3.2.2: with an absolute-form target, its authority is the host asked
+    for, whatever Host says."""
+    with running_server(tmp_path) as (client, _):
+        line = target.format(port=client.port).encode()
+        head = b"POST " + line + b" HTTP/1.1\r\nHost: " + host.encode() + \
+            b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        assert raw_exchange(client.port, head).startswith(b"HTTP/1.1 " + status)
