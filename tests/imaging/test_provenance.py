@@ -12,6 +12,7 @@ from PIL import Image
 
 from dalleserver import __version__
 from dalleserver.imaging.backends import encode_png
+from dalleserver.imaging.png_text import latin1_text
 from tests.conftest import run_cli
 from tests.support.server import running_server, wait_done
 
@@ -64,11 +65,14 @@ def test_variants_keep_the_provenance(tmp_path):
 
 
 def test_text_that_latin_1_lacks_is_exact_for_pillow_and_escaped_for_text_readers():
-    text = {"dalle:input": "naïve ✓ 文字"}
+    text = {"dalle:input": "naïve ✓ 文字 🦉 back\\u6771slash nul\x00 tab\t\nline"}
     data = encode_png(Image.new("RGB", (4, 4)), text)
     with Image.open(io.BytesIO(data)) as image:
         assert image.text == text  # the iTXt copy, read last
-    assert b"tEXtdalle:input\x00na\xefve \\u2713 \\u6587\\u5b57" in data
+    copy = (b"tEXtdalle:input\x00na\xefve \\u2713 \\u6587\\u5b57 \\U0001f989 "
+            b"back\\\\u6771slash nul\\u0000 tab\\u0009\nline")
+    assert copy in data
+    assert latin1_text("\\u6771") != latin1_text("\u6771")  # one reading only
 
 
 @pytest.mark.audit
