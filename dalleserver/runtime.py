@@ -222,7 +222,8 @@ def build_runtime(
                       breaker_states=lambda: {n: b.state for n, b in all_breakers.items()})
     batch_store = cluster.batch_store() if cluster else FileBatchStore(data_dir.root / "batches")
     batches = BatchService(batch_store, jobs, view, pipeline.image_exists, config.batch_max,
-                           webhooks, takeover=config.reclaim_after)
+                           webhooks, takeover=config.reclaim_after,
+                           draws=pipeline.backend is not None)
     return Runtime(config, catalog, data_dir, view, locks, pipeline, jobs, instruments,
                    pictures, breakers, resolver=resolver, display_names=display_names,
                    spending=spending, variants=variants, webhooks=webhooks, records=records,

@@ -28,16 +28,17 @@ class BatchService:
 
     def __init__(self, store: BatchStore, jobs: JobQueue, board: BoardView, image_exists,
                  max_items: int, webhooks: Webhooks | None = None,
-                 takeover: float = 30.0) -> None:
+                 takeover: float = 30.0, draws: bool = True) -> None:
         """``takeover``: how long a batch waits for another feeder when the one feeding it
-        stopped (in a cluster, the reclaim time of the jobs)."""
+        stopped (in a cluster, the reclaim time of the jobs); ``draws``: the server makes
+        pictures (not prompts only), so a finished item has one."""
         self.store = store
         self.jobs = jobs
         self.max_items = max_items
         self.webhooks = webhooks
         window = max(2, jobs.workers + 1)
         self.feeder = BatchFeeder(store, jobs, board, image_exists, window, self._ended,
-                                  takeover)
+                                  takeover, draws=draws)
 
     def start(self) -> None:
         self.feeder.start()

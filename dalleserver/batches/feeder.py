@@ -39,8 +39,9 @@ class BatchFeeder:
     def __init__(self, store: BatchStore, jobs: JobQueue, board: BoardView,
                  image_exists: Callable[[Key], bool], window: int,
                  on_end: Callable[[dict[str, Any]], None] | None = None,
-                 lease: float = MIN_LEASE) -> None:
+                 lease: float = MIN_LEASE, draws: bool = True) -> None:
         self.store = store
+        self.draws = draws
         self.jobs = jobs
         self.board = board
         self.image_exists = image_exists
@@ -124,8 +125,10 @@ class BatchFeeder:
             return Q if getattr(run, "queue_ticket", 0) else R
         finished = self.board.finished(key)
         if finished is not None:
-            if not finished.error:
+            if not finished.error and (not self.draws or self.image_exists(key)):
                 return C
+            if not finished.error:  # it joined a v1 run that made less (no annotation)
+                return X if cancelled else self._submit(key, force)
             return X if cancelled else F
         # neither live nor finished: the queue lost it (a restart); queue it again
         return X if cancelled else self._submit(key, force)

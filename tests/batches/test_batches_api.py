@@ -197,3 +197,22 @@ def test_a_webhook_says_when_the_batch_ended(tmp_path):
         assert doc["type"] == "batch.ended"
         assert doc["data"]["counts"]["completed"] == 2
         assert "webhook-signature" in {k.lower() for k in received.headers}
+
+
+def test_an_item_that_joined_a_run_making_less_is_made_whole(tmp_path):
+    """A v1 request for the raw picture alone (no annotation) of an address holds its key;
+    the batch item joins that run, and once it is over makes the annotated picture."""
+    backend = GatedBackend(open_gate=False)
+    with _server(tmp_path, backend=backend) as (client, app):
+        address = _addresses(1, start=77)[0]
+        response, doc = client.json(
+            "POST", "/v1/images/generate", headers=ADMIN,
+            body=json.dumps({"seed": address, "series": SERIES, "image": True}).encode())
+        assert response.status == 202, doc
+        assert backend.started.wait(10)
+        location = _create(client, [address])
+        backend.gate.set()
+        batch = _until(client, location)
+        assert batch["counts"]["completed"] == 1, batch
+        assert app.data_dir.annotated(SERIES, address).is_file()
+        assert backend.renders == 2  # the raw picture, then the whole one
