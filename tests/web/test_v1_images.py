@@ -328,8 +328,9 @@ def test_a_dalle_remove_takes_the_png_out_of_its_record(server):
     artifacts = doc["data"]["metadata"]["artifacts"]
     assert "annotated" not in artifacts  # never a path to a file that is gone
     assert (app.data_dir.root / artifacts["generated"]).is_file()
-    client.json("GET", f"/dalle/empty/{A}?generate=1")  # made again, listed again
-    wait_done(app.runtime, ("empty", A))
+    response, _ = post(client, f"/v1/images/{A}/regenerate")  # made again as it was made
+    assert response.status == 202
+    wait_job(client, response.getheader("Location"))
     _, doc = client.json("GET", f"/v1/images/{A}")
     assert doc["data"]["metadata"]["artifacts"]["annotated"] == f"output/empty/annotated/{A}.png"
 

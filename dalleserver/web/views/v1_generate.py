@@ -134,7 +134,8 @@ def _ask_again(app: App, record: dict[str, Any], force: bool) -> Ask:
         input=record["input"], recipe=record["recipe"]["name"],
         backstyle=by_attribute.get("backStyle", ""),
         enhance=(stages.get("enhanced") or {}).get("status") == "complete",
-        image=True, annotate=bool(artifacts.get("annotated")))
+        image=True, annotate=bool(artifacts.get("annotated"))  # or it was, then removed
+        or (stages.get("annotated") or {}).get("status") == "complete")
     _check_backend(app, options)
     try:
         seed = normalize_seed(record["seed"])
