@@ -48,7 +48,11 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
 
 # a v1 seed: an address as above, or 64 hex digits (a sha256)
 SEED = {"type": "string", "pattern": "^(0x([0-9a-f]{40}|[0-9A-F]{40})|[0-9a-fA-F]{64})$"}
-PATH_SCHEMAS = {"series": SERIES_NAME, "address": ADDRESS, "seed": SEED, "name": SERIES_NAME}
+# a name as the v1 routes take it: normalised by the server (trimmed, lower case, spaces
+# and separators as "-"), as the original's pin PUT /v1/series/Test%20Series shows
+NAME = {"type": "string", "maxLength": 100, "pattern": r"^ *[A-Za-z0-9][A-Za-z0-9._ /\\-]*$",
+        "description": "trimmed and lower-cased by the server; spaces and separators are -"}
+PATH_SCHEMAS = {"series": SERIES_NAME, "address": ADDRESS, "seed": SEED, "name": NAME}
 
 
 def _body_schema(body: dict[str, Any], schemas: Mapping[str, dict[str, Any] | None]

@@ -242,3 +242,24 @@ def test_routes_without_a_body_refuse_one_that_is_not_empty_json(server, method,
     for body in (b"", b"{}"):  # nothing, or an empty object, is what they take
         response, _ = send(client, method, path, raw=body)
         assert response.status in (200, 404), (body, response.status)
+
+
+def test_every_flag_of_the_series_list_is_checked(server):
+    client, _ = server
+    for query in ("onlyHidden=1&includeHidden=maybe", "includeHidden=1&onlyHidden=maybe"):
+        response, doc = client.json("GET", f"/v1/series?{query}")
+        assert (response.status, doc["error"]["code"]) == (400, "invalid_input"), query
+
+
+def test_the_document_takes_series_names_as_the_server_does(server):
+    import re
+
+    client, _ = server
+    document = client.json("GET", "/openapi.json")[1]
+    (name,) = [p for p in document["paths"]["/v1/series/{name}"]["put"]["parameters"]
+               if p["in"] == "path"]
+    for taken in ("Test Series", "test-series", "Z."):  # the original's pin among them
+        assert re.search(name["schema"]["pattern"], taken), taken
+        response, _ = send(client, "PUT", f"/v1/series/{taken.replace(' ', '%20')}", {})
+        assert response.status == 200, taken
+    assert not re.search(name["schema"]["pattern"], "-x")

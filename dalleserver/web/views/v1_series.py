@@ -37,7 +37,7 @@ def list_series(app: App, request: Request) -> Response:
     """Built-in and user series, sorted by name; hidden ones with ``includeHidden=1``,
     only those with ``onlyHidden=1``."""
     only_hidden = _flag(request, "onlyHidden")
-    include_hidden = only_hidden or _flag(request, "includeHidden")
+    include_hidden = _flag(request, "includeHidden") or only_hidden  # both are checked
     items = [s.to_json_dict() for s in app.catalog.series.all(include_hidden=include_hidden)
              if s.deleted or not only_hidden]
     return envelope(items, request.request_id)
