@@ -65,6 +65,10 @@ class ErrorCode(enum.Enum):
         return self.wire_code or self.name
 
 
+# Seconds a client waits before asking again when the picture or series it names is busy
+# with generations (a 409 that says when it would go through).
+BUSY_RETRY_AFTER = 5
+
 # What the engine's refusals (by status) are called in the envelope.
 PROTOCOL_CODES = {
     400: ErrorCode.INVALID_REQUEST,

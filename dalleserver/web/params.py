@@ -61,12 +61,19 @@ def resolve_target(app: App, request: Request) -> tuple[Key, str]:
     if not address:
         raise ApiError(ErrorCode.MISSING_PARAMETER,
                        "the address is missing: /dalle/<series>/<address>")
-    try:
-        series = app.catalog.series.usable(series_name)
-    except SeriesHidden as exc:
-        raise ApiError(ErrorCode.INVALID_SERIES, str(exc)) from None
-    except SeriesError:
-        raise ApiError(ErrorCode.INVALID_SERIES, f"unknown series {series_name!r}",
-                       details={"known": app.catalog.series.names()}) from None
+    suffix = usable_series(app, series_name, ErrorCode.INVALID_SERIES)
     normalized, name = address_of(app, address)
-    return (series.suffix, normalized), name
+    return (suffix, normalized), name
+
+
+def usable_series(app: App, name: str, code: ErrorCode, field: str = "") -> str:
+    """The suffix of a series pictures may be made in; ``code`` (the route family's) when
+    it is hidden or unknown, the known ones in the details (and ``field`` when given)."""
+    try:
+        return app.catalog.series.usable(name).suffix
+    except SeriesHidden as exc:
+        raise ApiError(code, str(exc)) from None
+    except SeriesError:
+        details: dict[str, object] = {"field": field} if field else {}
+        details["known"] = app.catalog.series.names()
+        raise ApiError(code, f"unknown series {name[:100]!r}", details=details) from None

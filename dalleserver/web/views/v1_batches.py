@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from dalleserver.address import AddressError, normalize_address
 from dalleserver.batches import BatchService
-from dalleserver.dress import SeriesError
-from dalleserver.dress.series import SeriesHidden
 from dalleserver.httpd import Request, Response
 from dalleserver.storage import Key
 from dalleserver.web.errors import ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
 from dalleserver.web.json_body import read_json_body
+from dalleserver.web.params import usable_series
 from dalleserver.web.responses import envelope
 from dalleserver.web.v1_schemas import BATCH_BODY
 from dalleserver.webhooks import CallbackRefused
@@ -77,14 +76,7 @@ def _service(app: App) -> BatchService:
 
 
 def _series(app: App, name: str) -> str:
-    try:
-        return app.catalog.series.usable(name).suffix
-    except SeriesHidden as exc:
-        raise ApiError(ErrorCode.SERIES_INVALID, str(exc)) from None
-    except SeriesError:
-        raise ApiError(ErrorCode.SERIES_INVALID, f"unknown series {name[:100]!r}",
-                       details={"field": "series", "known": app.catalog.series.names()}
-                       ) from None
+    return usable_series(app, name, ErrorCode.SERIES_INVALID, field="series")
 
 
 def _keys(series: str, addresses: list[str], limit: int) -> list[Key]:

@@ -13,19 +13,18 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dalleserver.dress import SeriesError
 from dalleserver.dress.builder import SeedError, normalize_seed, seed_from_input
 from dalleserver.dress.model import DalleDress
-from dalleserver.dress.series import SeriesHidden
 from dalleserver.httpd import Request, Response
 from dalleserver.jobs.manager import OtherOptionsRunning
 from dalleserver.records import GenerationOptions, Identity, RecordError
 from dalleserver.records.options import DEFAULT_RECIPE
 from dalleserver.records.record import prompt_record
 from dalleserver.storage import Key, StorageError
-from dalleserver.web.errors import ApiError, ErrorCode
+from dalleserver.web.errors import BUSY_RETRY_AFTER, ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
 from dalleserver.web.json_body import read_json_body
+from dalleserver.web.params import usable_series
 from dalleserver.web.responses import envelope
 from dalleserver.web.triggers import submit_trigger
 from dalleserver.web.v1_records import (
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dalleserver.v1")
 DEFAULT_SERIES = "empty"
-BUSY_RETRY_AFTER = 5
 
 
 @dataclass(frozen=True)
@@ -146,13 +144,7 @@ def _ask_again(app: App, record: dict[str, Any], force: bool) -> Ask:
 
 
 def _series(app: App, name: str) -> str:
-    try:
-        return app.catalog.series.usable(name).suffix
-    except SeriesHidden as exc:
-        raise ApiError(ErrorCode.SERIES_INVALID, str(exc)) from None
-    except SeriesError:
-        raise ApiError(ErrorCode.SERIES_INVALID, f"unknown series {name[:100]!r}",
-                       details={"known": app.catalog.series.names()}) from None
+    return usable_series(app, name, ErrorCode.SERIES_INVALID)
 
 
 def _check_backend(app: App, options: GenerationOptions) -> None:

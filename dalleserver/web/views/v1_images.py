@@ -23,7 +23,7 @@ from dalleserver.records.export import (
 from dalleserver.records.index import ARCHIVED_CHOICES, SORTS, BadCursor, decode_cursor
 from dalleserver.series_store import safe_series_name
 from dalleserver.storage import StorageError
-from dalleserver.web.errors import ApiError, ErrorCode
+from dalleserver.web.errors import BUSY_RETRY_AFTER, ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
 from dalleserver.web.json_body import read_json_body
 from dalleserver.web.responses import envelope
@@ -88,7 +88,7 @@ def delete_image(app: App, request: Request) -> Response:
     entry, _ = find_record(app, request.params.get("id", ""), ACTIVE_ONLY, unique=True)
     if app.board.get((entry.folder, entry.seed)) is not None:  # it would write it back
         raise ApiError(ErrorCode.IMAGE_BUSY, "this picture is being made; delete it once "
-                       "its job is done", headers={"Retry-After": "5"})
+                       "its job is done", headers={"Retry-After": str(BUSY_RETRY_AFTER)})
     moved = _move(app, entry.folder, entry.seed, to_archive=True)
     return envelope({"deleted": True, "archived": moved}, request.request_id)
 

@@ -19,7 +19,7 @@ from dalleserver.series_store import (
     set_hidden,
 )
 from dalleserver.storage import StorageError
-from dalleserver.web.errors import ApiError, ErrorCode
+from dalleserver.web.errors import BUSY_RETRY_AFTER, ApiError, ErrorCode
 from dalleserver.web.guards import require_admin
 from dalleserver.web.json_body import read_json_body
 from dalleserver.web.params import flag
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from dalleserver.web.app import App
 
 log = logging.getLogger("dalleserver.v1")
-BUSY_RETRY_AFTER = 5
 
 
 def list_series(app: App, request: Request) -> Response:
