@@ -163,6 +163,21 @@ class TempSweeper:
                 return
 
 
+def real_folder(folder: Path | str) -> str:
+    """``folder``'s real path with a trailing separator: what a file really inside it
+    starts with."""
+    return os.path.join(os.path.realpath(folder), "")
+
+
+def opened_real_path(fd: int, path: Path) -> str:
+    """The real path of the file open at ``fd`` (what was opened: no race with a rename),
+    else of ``path``."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)
+
+
 @dataclass(frozen=True)
 class DataDir:
     """Paths inside the data directory. Series and address are already validated names."""
@@ -180,7 +195,7 @@ class DataDir:
         key = str(folder)
         real = self._real.get(key)
         if real is None:
-            real = self._real[key] = os.path.join(os.path.realpath(folder), "")
+            real = self._real[key] = real_folder(folder)
         return real
 
     def holds(self, path: Path) -> bool:
@@ -201,7 +216,7 @@ class DataDir:
         identity = (status.st_dev, status.st_ino)
         known = self._folders.get(folder)
         if known is None or known[0] != identity:
-            real = os.path.join(os.path.realpath(folder), "")
+            real = real_folder(folder)
             known = self._folders[folder] = (identity, real.startswith(inside))
         return known[1]
 

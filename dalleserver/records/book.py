@@ -19,11 +19,10 @@ from dalleserver.records.record import Identity, build_record
 from dalleserver.records.store import (
     RecordError,
     read_record,
-    real_root,
     record_path,
     write_record,
 )
-from dalleserver.storage import Key
+from dalleserver.storage import Key, real_folder
 
 PhaseTimes = Mapping[str, tuple[int, int, bool]]  # phase -> (started ns, ended ns, skipped)
 
@@ -36,7 +35,7 @@ class RecordBook:
         self.image_model = image_model
         self.enhancement_model = enhancement_model
         self.index = index or RecordIndex(root)
-        self._inside = real_root(root)  # a record file must really be in here
+        self._inside = real_folder(root)  # a record file must really be in here
 
     def identity(self, key: Key, options: GenerationOptions, series: Series | None = None
                  ) -> Identity:

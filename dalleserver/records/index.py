@@ -28,8 +28,8 @@ from dalleserver.records.store import (
     METADATA,
     RecordError,
     read_record,
-    real_root,
 )
+from dalleserver.storage import real_folder
 
 log = logging.getLogger("dalleserver.records")
 
@@ -133,7 +133,7 @@ class RecordIndex:
     def __init__(self, root: Path, check_interval: float = CHECK_INTERVAL,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.root = root
-        self._inside = real_root(root)  # a record file must really be in here
+        self._inside = real_folder(root)  # a record file must really be in here
         self._corrupt: dict[Path, str] = {}
         self._lock = threading.Lock()
         self._parts = {

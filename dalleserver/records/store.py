@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from dalleserver.storage import atomic_write
+from dalleserver.storage import atomic_write, opened_real_path
 
 MAX_RECORD_BYTES = 4 << 20
 ACTIVE, ARCHIVES = "output", "archives"
@@ -54,23 +54,9 @@ def record_problem(doc: Any) -> str:
     return ""
 
 
-def real_root(root: Path) -> str:
-    """The data dir's real path with a trailing separator, for ``read_record``'s ``inside``
-    (worked out once by the reader: realpath costs some 17 µs)."""
-    return os.path.join(os.path.realpath(root), "")
-
-
-def _opened_path(fd: int, path: Path) -> str:
-    """The real path of the file open at ``fd`` (no race with a rename), else of ``path``."""
-    try:
-        return os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:
-        return os.path.realpath(path)
-
-
 def read_record(path: Path, shown: str, inside: str) -> dict[str, Any]:
     """The record at ``path``; RecordError naming ``shown`` when it is missing, a symbolic
-    link, not really inside the folder ``inside`` (``real_root``: a linked folder on the
+    link, not really inside the folder ``inside`` (``real_folder``: a linked folder on the
     way leads out), not a regular file, too large, not JSON or not a record."""
     if not _NOFOLLOW and os.path.islink(path):
         raise RecordError(f"{shown}: a symbolic link, not a record file")
@@ -83,7 +69,7 @@ def read_record(path: Path, shown: str, inside: str) -> dict[str, Any]:
             raise RecordError(f"{shown}: a symbolic link, not a record file") from None
         raise RecordError(f"{shown}: {exc.strerror or 'unreadable'}") from None
     with open(fd, "rb") as handle:  # closes fd
-        if not _opened_path(fd, path).startswith(inside):
+        if not opened_real_path(fd, path).startswith(inside):
             raise RecordError(f"{shown}: leads outside the data directory, not a record file")
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
