@@ -79,8 +79,8 @@ class BatchFeeder:
             self._wake.clear()
             try:
                 self.feed_all()
-            except CoordinationUnavailable:
-                pass  # Redis away: the batches wait; they are kept there
+            except CoordinationUnavailable:  # the batches are kept in Redis: they wait
+                log.debug("batches wait: the coordination store cannot be reached")
             except Exception:  # the feeder must outlive any one bad batch
                 log.exception("feeding batches failed")
                 self._stop.wait(1.0)

@@ -13,8 +13,9 @@ from PIL.PngImagePlugin import PngInfo
 
 def latin1_text(value: str) -> bytes:
     """``value`` as tEXt may hold it: printable Latin-1 and line feeds as they are, a
-    backslash doubled, any other character as ``\\uXXXX`` (``\\UXXXXXXXX`` beyond the
-    BMP), so the copy reads back unambiguously and never holds a NUL or a control byte."""
+    backslash doubled, any other character as ``\\u`` and four hex digits (``\\U`` and
+    eight beyond the BMP), so the copy reads back one way and holds no NUL or control
+    byte."""
     out = []
     for char in value:
         code = ord(char)
