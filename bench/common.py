@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.nginx import NginxProcess
+from tests.support.process import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -100,11 +101,7 @@ class Server:
         return rss_bytes(self.proc.pid)
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc, signal.SIGTERM, 30)
         self.log.close()
 
 

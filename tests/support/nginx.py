@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.support.process import stop_process
 from tests.support.redis_server import free_port
 
 MAIN_CONF = """
@@ -60,9 +61,4 @@ class NginxProcess:
 
     def stop(self) -> None:
         """A graceful stop (SIGQUIT), killed after 10 s."""
-        self.proc.send_signal(signal.SIGQUIT)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc, signal.SIGQUIT, 10)

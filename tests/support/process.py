@@ -1,4 +1,4 @@
-"""Server processes started by tests: where they listen."""
+"""Server processes started by tests and benchmarks: where they listen, how they stop."""
 
 from __future__ import annotations
 
@@ -22,3 +22,13 @@ def read_port(proc: subprocess.Popen, lines: list[str], timeout: float = 30.0) -
         if match:
             return int(match.group(1))
     return None
+
+
+def stop_process(proc: subprocess.Popen, sig: int, grace: float) -> None:
+    """Ask ``proc`` to stop with ``sig``; killed (and reaped) after ``grace`` seconds."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
